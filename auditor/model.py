@@ -1,0 +1,166 @@
+"""The records that flow through the pipeline: resources, edges, coverage, findings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Relation(StrEnum):
+    """Closed vocabulary of graph edges."""
+
+    # data flow: data (or a copy of it) can move from src to dst
+    REPLICATES_TO = "replicates_to"
+    COPIES_TO = "copies_to"
+    SHARED_WITH = "shared_with"
+    DELIVERS_LOGS_TO = "delivers_logs_to"
+    PEERS_WITH = "peers_with"
+    # dependency: src's data is protected by key dst
+    ENCRYPTED_BY = "encrypted_by"
+    # rights: principal src holds the right on resource dst
+    CAN_READ = "can_read"
+    CAN_WRITE = "can_write"
+    CAN_ADMIN = "can_admin"
+    CAN_DECRYPT = "can_decrypt"
+    CAN_ASSUME = "can_assume"
+    MEMBER_OF = "member_of"
+    OWNED_BY = "owned_by"
+
+
+DATA_FLOW = frozenset(
+    {
+        Relation.REPLICATES_TO,
+        Relation.COPIES_TO,
+        Relation.SHARED_WITH,
+        Relation.DELIVERS_LOGS_TO,
+        Relation.PEERS_WITH,
+    }
+)
+RIGHTS = frozenset(
+    {Relation.CAN_READ, Relation.CAN_WRITE, Relation.CAN_ADMIN, Relation.CAN_DECRYPT}
+)
+# Edges a principal follows to act as another principal.
+DELEGATION = frozenset({Relation.CAN_ASSUME, Relation.MEMBER_OF})
+
+
+class Kind(StrEnum):
+    """What a node is, independent of provider."""
+
+    OBJECT_STORE = "object_store"
+    KEY = "key"
+    USER = "user"
+    ROLE = "role"
+    GROUP = "group"
+    ACCOUNT = "account"
+    PUBLIC = "public"
+    SERVICE = "service"
+    FEDERATED = "federated"
+
+
+DATA_KINDS = frozenset({Kind.OBJECT_STORE})
+PRINCIPAL_KINDS = frozenset(
+    {Kind.USER, Kind.ROLE, Kind.GROUP, Kind.ACCOUNT, Kind.PUBLIC, Kind.SERVICE, Kind.FEDERATED}
+)
+
+
+class Status(StrEnum):
+    PASS = "PASS"
+    FAIL = "FAIL"
+    UNKNOWN = "UNKNOWN"
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """Higher is worse; used for --fail-on and sorting."""
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {
+    Severity.INFO: 0,
+    Severity.LOW: 1,
+    Severity.MEDIUM: 2,
+    Severity.HIGH: 3,
+    Severity.CRITICAL: 4,
+}
+
+
+class Outcome(StrEnum):
+    """How collecting one service in one account and region went."""
+
+    OK = "ok"
+    DENIED = "denied"
+    ERROR = "error"
+    UNSUPPORTED = "unsupported"
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """One inventoried thing: a bucket, a key, a principal."""
+
+    uid: str
+    provider: str
+    kind: Kind
+    native_type: str
+    name: str
+    account: str | None = None
+    region: str | None = None
+    partition: str | None = None
+    # ISO-3166 alpha-2 of where the data sits; None means unknown, never "allowed".
+    jurisdiction: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    attrs: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """A relation between two node uids, with the evidence that justifies it."""
+
+    src: str
+    dst: str
+    relation: Relation
+    evidence: str
+    conditions: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """What happened when one service was collected in one account and region."""
+
+    provider: str
+    account: str
+    region: str
+    service: str
+    outcome: Outcome
+    detail: str = ""
+
+
+Record = Resource | Edge | Coverage
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """The outcome of one check on one resource."""
+
+    check_id: str
+    status: Status
+    severity: Severity
+    resource: str
+    message: str
+    title: str = ""
+    theme: str = ""
+    account: str | None = None
+    region: str | None = None
+    jurisdiction: str | None = None
+    evidence: tuple[str, ...] = ()
+    remediation: str = ""
+    # A command that fixes the finding, where one exists (AWS CLI).
+    fix_command: str = ""

@@ -1,0 +1,1 @@
+"""Cloud adapters: read-only collectors that yield resources, edges and coverage rows."""
