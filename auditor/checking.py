@@ -95,26 +95,15 @@ class Check:
 REGISTRY: dict[str, Check] = {}
 
 
-def check(
-    *,
-    id: str,  # noqa: A002 - the catalog calls it id
-    title: str,
-    theme: Theme,
-    severity: Severity,
-    fails_when: str,
-    frameworks: tuple[str, ...],
-    remediation: str,
-    cli: str = "",
-) -> Callable[[CheckFunction], CheckFunction]:
+def check(meta: CheckMeta) -> Callable[[CheckFunction], CheckFunction]:
     """Register a check function under its stable catalog id."""
-    meta = CheckMeta(id, title, theme, severity, fails_when, frameworks, remediation, cli)
-    if not id.startswith(THEME_PREFIX[theme] + "-"):
-        raise ValueError(f"check {id} does not carry its theme's prefix {THEME_PREFIX[theme]}")
+    if not meta.id.startswith(THEME_PREFIX[meta.theme] + "-"):
+        raise ValueError(f"check {meta.id} lacks its theme's prefix {THEME_PREFIX[meta.theme]}")
 
     def register(function: CheckFunction) -> CheckFunction:
-        if id in REGISTRY and REGISTRY[id].run is not function:
-            raise ValueError(f"check id {id} registered twice")
-        REGISTRY[id] = Check(meta, function)
+        if meta.id in REGISTRY and REGISTRY[meta.id].run is not function:
+            raise ValueError(f"check id {meta.id} registered twice")
+        REGISTRY[meta.id] = Check(meta, function)
         return function
 
     return register
@@ -135,7 +124,12 @@ def run_checks(ctx: CheckContext, checks: Iterable[Check]) -> list[Finding]:
         if not ctx.policy.check_enabled(chk.meta.id):
             continue
         override = ctx.policy.severity_override(chk.meta.id)
+        judged: set[str] = set()
         for result in chk.run(ctx):
+            # One verdict per check and resource: the store keys findings that way.
+            if result.resource.uid in judged:
+                raise ValueError(f"{chk.meta.id} judged {result.resource.uid} twice")
+            judged.add(result.resource.uid)
             findings.append(to_finding(chk.meta, result, override))
     return findings
 

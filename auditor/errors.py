@@ -14,6 +14,11 @@ class PolicyError(AuditorError):
 
     exit_code = 2
 
+    def __init__(self, message: str, errors: list[str] | None = None) -> None:
+        super().__init__(message)
+        # Every problem found, for `policy validate`; the message names the first.
+        self.errors = errors or [message]
+
 
 class UsageError(AuditorError):
     """A command was given options that cannot work together."""
@@ -33,7 +38,7 @@ class StoreError(AuditorError):
     exit_code = 4
 
 
-class ReadOnlyViolation(AuditorError):
+class ReadOnlyViolation(AuditorError):  # noqa: N818 - the name says what happened
     """An adapter tried an API call that could change the cloud."""
 
     exit_code = 4

@@ -1,0 +1,386 @@
+"""Command line: `govaudit audit|collect|check|report|demo|checks`.
+
+No audit logic lives here: commands parse options, call `auditor.pipeline` and map errors
+to the documented exit codes (0 clean, 1 failing findings at or above --fail-on, 2 usage or
+policy error, 3 collection failed, 4 other error, 5 internal error).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import boto3
+import botocore.exceptions
+import click
+
+from auditor import __version__, pipeline
+from auditor.errors import AuditorError, CollectionError, UsageError
+from auditor.inventories.aws import AwsTarget
+from auditor.model import Finding, Severity, Status
+from auditor.policy import Policy, load_policy
+from auditor.store import RunInfo, Store
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 5
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def progress(message: str) -> None:
+    """Progress for people goes to stderr, so stdout stays clean for machine output."""
+    if not click.get_current_context().find_root().params.get("quiet"):
+        click.echo(message, err=True)
+
+
+# shared options -------------------------------------------------------------------------
+
+
+def policy_option(required: bool = True) -> Callable[[F], F]:
+    return click.option(
+        "--policy",
+        "policy_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        required=required,
+        help="Policy file (YAML): allowed jurisdictions, accounts, departments, trusted parties.",
+    )
+
+
+def db_option(f: F) -> F:
+    return click.option(
+        "--db",
+        "db_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        required=True,
+        help="Audit database (SQLite). Created if missing; earlier runs are kept.",
+    )(f)
+
+
+def out_option(f: F) -> F:
+    return click.option(
+        "--out",
+        "out_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        required=True,
+        help="Folder for report.html and findings.json.",
+    )(f)
+
+
+def run_option(f: F) -> F:
+    return click.option(
+        "--run",
+        "run_id",
+        type=int,
+        default=None,
+        help="Run id to work on (default: the latest complete run).",
+    )(f)
+
+
+def fail_on_option(f: F) -> F:
+    return click.option(
+        "--fail-on",
+        type=click.Choice([s.value for s in Severity]),
+        default=Severity.HIGH.value,
+        show_default=True,
+        help="Exit 1 when a finding of this severity or worse fails.",
+    )(f)
+
+
+def aws_options(f: F) -> F:
+    options = [
+        click.option(
+            "--profile",
+            "profiles",
+            multiple=True,
+            help="AWS profile; repeat for several accounts (default: the standard chain).",
+        ),
+        click.option(
+            "--regions",
+            default=None,
+            help="Comma-separated regions (default: every region of the caller's partition).",
+        ),
+        click.option(
+            "--endpoint-url",
+            default=None,
+            help="Send every AWS call to this endpoint (a moto server, a VPC endpoint).",
+        ),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+# helpers ----------------------------------------------------------------------------------
+
+
+def _regions(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    regions = [r.strip() for r in value.split(",") if r.strip()]
+    if not regions:
+        raise UsageError("--regions names no region")
+    return regions
+
+
+def _aws_scope(
+    profiles: Sequence[str], regions: list[str] | None, endpoint_url: str | None
+) -> pipeline.AwsScope:
+    home = regions[0] if regions else None
+    targets = []
+    for profile in profiles or [None]:
+        try:
+            session = boto3.Session(profile_name=profile, region_name=home)
+        except botocore.exceptions.ProfileNotFound as exc:
+            raise UsageError(f"AWS profile {profile!r} not found in the AWS config") from exc
+        if session.region_name is None:
+            # The region picks the partition: cn-north-1 means aws-cn, and so on.
+            raise UsageError(
+                "no AWS region: pass --regions or set one in the profile or AWS_DEFAULT_REGION"
+            )
+        label = f"profile {profile}" if profile else "default credentials"
+        targets.append(AwsTarget(session, endpoint_url=endpoint_url, label=label))
+    return pipeline.AwsScope(targets=targets, regions=regions)
+
+
+def _open(db_path: Path) -> Store:
+    if db_path.parent and not db_path.parent.exists():
+        raise UsageError(f"{db_path}: folder {db_path.parent} does not exist")
+    return Store(db_path)
+
+
+def _run(store: Store, run_id: int | None) -> RunInfo:
+    run = store.get_run(run_id) if run_id is not None else store.latest_run()
+    if run.status != "complete":
+        raise UsageError(f"run {run.id} is incomplete (its collection did not finish)")
+    return run
+
+
+def _summarise(findings: Sequence[Finding], fail_on: str) -> int:
+    failed = [f for f in findings if f.status is Status.FAIL]
+    unknown = sum(1 for f in findings if f.status is Status.UNKNOWN)
+    by_severity = {s.value: sum(1 for f in failed if f.severity is s) for s in Severity}
+    counts = ", ".join(f"{n} {s}" for s, n in by_severity.items() if n)
+    progress(
+        f"{len(findings)} findings: {len(failed)} FAIL ({counts or 'none'}), {unknown} UNKNOWN"
+    )
+    gate = pipeline.failing(findings, Severity(fail_on))
+    return EXIT_FINDINGS if gate else EXIT_OK
+
+
+# commands ---------------------------------------------------------------------------------
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="govaudit")
+@click.option("-v", "--verbose", count=True, help="More detail on stderr (-vv for debug).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
+def cli(verbose: int, quiet: bool) -> None:
+    """govaudit: audit government clouds for data sovereignty and responsibility.
+
+    政务云数据主权与责任审计: where data sits and where its copies go, who holds rights
+    on it, and who is accountable for it.
+    """
+    level = logging.WARNING - 10 * verbose if not quiet else logging.ERROR
+    logging.basicConfig(level=max(level, logging.DEBUG), stream=sys.stderr, format="%(message)s")
+
+
+@cli.command()
+@policy_option()
+@db_option
+@out_option
+@aws_options
+@fail_on_option
+def audit(
+    policy_path: Path,
+    db_path: Path,
+    out_dir: Path,
+    profiles: tuple[str, ...],
+    regions: str | None,
+    endpoint_url: str | None,
+    fail_on: str,
+) -> int:
+    """Collect, check and report in one go (a new run in the database).
+
+    \b
+    Example:
+      govaudit audit --policy policy.yaml --db audit.db --out report/ \\
+          --profile gov-prod --regions cn-north-1,cn-northwest-1
+    """
+    policy = load_policy(policy_path)
+    scope = _aws_scope(profiles, _regions(regions), endpoint_url)
+    return _audit(policy, db_path, out_dir, [scope], fail_on)
+
+
+def _audit(
+    policy: Policy, db_path: Path, out_dir: Path, scopes: list[pipeline.AwsScope], fail_on: str
+) -> int:
+    store = _open(db_path)
+    try:
+        run = pipeline.collect(store, policy, scopes)
+        gaps = pipeline.coverage_gaps(store.coverage(run.id))
+        progress(
+            f"run {run.id}: collected {len(run.accounts)} account(s), "
+            f"{len(run.regions)} region(s); {len(gaps)} service(s) not fully read"
+        )
+        findings = pipeline.check(store, policy, run)
+        paths = pipeline.report(store, policy, run, out_dir)
+        for kind, path in paths.items():
+            progress(f"wrote {kind}: {path}")
+        progress(f"database: {db_path}")
+        return _summarise(findings, fail_on)
+    finally:
+        store.close()
+
+
+@cli.command()
+@policy_option()
+@db_option
+@aws_options
+def collect(
+    policy_path: Path,
+    db_path: Path,
+    profiles: tuple[str, ...],
+    regions: str | None,
+    endpoint_url: str | None,
+) -> int:
+    """Inventory the cloud into a new run of the database (read-only API calls)."""
+    policy = load_policy(policy_path)
+    scope = _aws_scope(profiles, _regions(regions), endpoint_url)
+    store = _open(db_path)
+    try:
+        run = pipeline.collect(store, policy, [scope])
+        gaps = pipeline.coverage_gaps(store.coverage(run.id))
+    finally:
+        store.close()
+    progress(f"run {run.id}: complete; {len(gaps)} service(s) could not be fully read")
+    return EXIT_OK
+
+
+@cli.command(name="check")
+@policy_option()
+@db_option
+@run_option
+@fail_on_option
+def check_command(policy_path: Path, db_path: Path, run_id: int | None, fail_on: str) -> int:
+    """Run the checks over a collected run and store the findings."""
+    policy = load_policy(policy_path)
+    store = _open(db_path)
+    try:
+        run = _run(store, run_id)
+        findings = pipeline.check(store, policy, run)
+    finally:
+        store.close()
+    return _summarise(findings, fail_on)
+
+
+@cli.command()
+@db_option
+@out_option
+@run_option
+@policy_option(required=False)
+def report(db_path: Path, out_dir: Path, run_id: int | None, policy_path: Path | None) -> int:
+    """Write report.html and findings.json for a checked run."""
+    policy = load_policy(policy_path) if policy_path else None
+    store = _open(db_path)
+    try:
+        run = _run(store, run_id)
+        if run.checked_at is None:
+            raise UsageError(f"run {run.id} has not been checked yet: run `govaudit check` first")
+        paths = pipeline.report(store, policy, run, out_dir)
+    finally:
+        store.close()
+    for kind, path in paths.items():
+        progress(f"wrote {kind}: {path}")
+    return EXIT_OK
+
+
+@cli.command()
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("govaudit-demo"),
+    show_default=True,
+    help="Folder for report.html, findings.json and audit.db.",
+)
+@policy_option(required=False)
+def demo(out_dir: Path, policy_path: Path | None) -> int:
+    """Audit the built-in demo estate of a municipal government on a local moto server.
+
+    Starts a moto server on 127.0.0.1, seeds two aws-cn accounts and one commercial
+    account with planted risks, audits them over HTTP and writes the report.
+    """
+    from auditor import demo as demo_module  # late import keeps moto optional
+
+    policy = load_policy(policy_path or demo_module.sample_policy_path())
+    out_dir.mkdir(parents=True, exist_ok=True)
+    db_path = out_dir / "audit.db"
+    with demo_module.moto_server() as endpoint:
+        progress(f"moto server on {endpoint}; seeding the demo estate")
+        scopes = demo_module.demo_scopes(endpoint)
+        _audit(policy, db_path, out_dir, scopes, Severity.CRITICAL.value)
+    progress(f"open {out_dir / 'report.html'} in a browser")
+    return EXIT_OK
+
+
+@cli.group()
+def checks() -> None:
+    """The check catalog."""
+
+
+@checks.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def list_checks(as_json: bool) -> int:
+    """List every check with its theme, severity and legal grounds."""
+    catalog = pipeline.check_catalog()
+    if as_json:
+        rows = [
+            {
+                "id": m.id,
+                "title": m.title,
+                "theme": m.theme.value,
+                "severity": m.severity.value,
+                "fails_when": m.fails_when,
+                "frameworks": list(m.frameworks),
+                "remediation": m.remediation,
+                "fix_command": m.cli,
+            }
+            for m in catalog
+        ]
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    for m in catalog:
+        click.echo(f"{m.id:<9} {m.severity.value:<9} {m.theme.value:<15} {m.title}")
+    return EXIT_OK
+
+
+# entry point ------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the CLI and turn every outcome into one documented exit code."""
+    try:
+        code = cli.main(args=argv, prog_name="govaudit", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        # Usage mistakes are one line, like every other error (exit 2, as click does).
+        click.echo(f"error: {exc.format_message()} (try --help)", err=True)
+        sys.exit(EXIT_USAGE)
+    except click.Abort:
+        click.echo("error: interrupted; the run stays marked incomplete", err=True)
+        sys.exit(130)
+    except CollectionError as exc:
+        click.echo(f"error: collection failed: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except AuditorError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except Exception:  # a bug: keep its traceback, never exit 1
+        traceback.print_exc()
+        click.echo("error: internal error in govaudit (a bug); please report it", err=True)
+        sys.exit(EXIT_INTERNAL)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)

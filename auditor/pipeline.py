@@ -1,0 +1,102 @@
+"""The stages of an audit, each reading only what earlier stages wrote to the store.
+
+collect → store → graph → check → report.  The CLI calls these; tests call them too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from auditor import __version__
+from auditor.checking import CheckContext, CheckMeta, load_checks, run_checks
+from auditor.graph import build_graph
+from auditor.inventories.aws import AwsTarget, collect_aws
+from auditor.inventories.regions import jurisdiction_of, table_version
+from auditor.model import Coverage, Finding, Record, Resource, Severity, Status
+from auditor.policy import Policy
+from auditor.reports.render import ReportInput, write_report
+from auditor.store import RunInfo, Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class AwsScope:
+    """What to collect from AWS: whose credentials, which regions, which endpoint."""
+
+    targets: Sequence[AwsTarget]
+    regions: Sequence[str] | None = None
+
+
+def _with_overrides(records: Iterable[Record], policy: Policy) -> Iterator[Record]:
+    """Apply the policy's region_overrides to each resource's jurisdiction."""
+    for record in records:
+        if isinstance(record, Resource) and policy.region_overrides:
+            country = jurisdiction_of(record.provider, record.region, policy.region_overrides)
+            record = dataclasses.replace(record, jurisdiction=country)
+        yield record
+
+
+def collect(store: Store, policy: Policy, scopes: Sequence[AwsScope]) -> RunInfo:
+    """Inventory every scope into a new run; the run stays incomplete if this fails."""
+    run_id = store.begin_run(
+        tool_version=__version__, policy_path=policy.path, policy_sha256=policy.sha256
+    )
+    log.info("run %s: collecting", run_id)
+    for scope in scopes:
+        records = collect_aws(scope.targets, scope.regions)
+        store.add_records(run_id, _with_overrides(records, policy))
+    coverage = store.coverage(run_id)
+    store.finish_run(
+        run_id,
+        accounts={c.account for c in coverage},
+        regions={c.region for c in coverage if c.region != "global"},
+    )
+    return store.get_run(run_id)
+
+
+def check(store: Store, policy: Policy, run: RunInfo, today: date | None = None) -> list[Finding]:
+    """Build the graph of a run, run every enabled check and store the findings."""
+    resources = {r.uid: r for r in store.resources(run.id)}
+    graph = build_graph(resources.values(), store.edges(run.id))
+    coverage = {(c.account, c.region, c.service): c.outcome.value for c in store.coverage(run.id)}
+    ctx = CheckContext(resources, graph, policy, coverage, today or date.today())
+    findings = run_checks(ctx, load_checks())
+    store.replace_findings(run.id, findings)
+    return findings
+
+
+def report(store: Store, policy: Policy | None, run: RunInfo, out_dir: Path) -> dict[str, Path]:
+    """Write report.html and findings.json for a checked run."""
+    run = store.get_run(run.id)
+    counts = Counter(r.kind.value for r in store.resources(run.id))
+    data = ReportInput(
+        run=run,
+        findings=store.findings(run.id),
+        coverage=store.coverage(run.id),
+        checks=[c.meta for c in load_checks()],
+        organisation=policy.organisation if policy else "",
+        policy_path=run.policy_path,
+        resource_counts=dict(counts),
+        region_table_version=table_version(),
+        generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    return write_report(out_dir, data)
+
+
+def failing(findings: Iterable[Finding], threshold: Severity) -> list[Finding]:
+    """Failing findings at or above the threshold: they decide the exit code."""
+    return [f for f in findings if f.status is Status.FAIL and f.severity.rank >= threshold.rank]
+
+
+def check_catalog() -> list[CheckMeta]:
+    return [c.meta for c in load_checks()]
+
+
+def coverage_gaps(coverage: Iterable[Coverage]) -> list[Coverage]:
+    return [c for c in coverage if c.outcome.value != "ok"]

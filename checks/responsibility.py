@@ -1,0 +1,160 @@
+"""RSP: who is accountable for each resource, and whether outside parties still hold rights."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from auditor.checking import CheckContext, CheckMeta, Result, Theme, check
+from auditor.checks.common import (
+    account_of_principal,
+    classification_of,
+    own_resources,
+    unknown,
+    unreadable,
+    weighted,
+)
+from auditor.model import RIGHTS, Kind, Relation, Resource, Severity, Status
+from auditor.policy import TrustedParty
+
+OWNED_KINDS = (Kind.OBJECT_STORE, Kind.KEY, Kind.ROLE, Kind.USER)
+CONTRACT_WARNING_DAYS = 30
+
+
+@check(
+    CheckMeta(
+        id="RSP-001",
+        title="Resource without an accountable owner department",
+        theme=Theme.RESPONSIBILITY,
+        severity=Severity.MEDIUM,
+        fails_when=(
+            "a resource has no owner department after inheritance (resource tag, then the "
+            "account's department in the policy), or names a department the policy does not know"
+        ),
+        frameworks=(
+            "DSL art. 27, 39",
+            "GB/T 22239-2019 8.1.7.1",
+            "NIST 800-53 CM-8(4)",
+        ),
+        remediation=(
+            "Tag the resource with its owner department (tag key from the policy) or assign the "
+            "account to a department; enforce the tag with a tag policy and an SCP on create."
+        ),
+        cli=(
+            "aws s3api put-bucket-tagging --bucket BUCKET "
+            "--tagging 'TagSet=[{Key=owner-dept,Value=DEPT}]'"
+        ),
+    )
+)
+def resource_without_owner(ctx: CheckContext) -> Iterator[Result]:
+    policy = ctx.policy
+    for resource in own_resources(ctx, *OWNED_KINDS):
+        severity = weighted(
+            classification_of(ctx, resource).classification, Severity.HIGH, Severity.MEDIUM
+        )
+        tagged = resource.tags.get(policy.owner_tag)
+        if tagged:
+            dept = policy.department(tagged)
+            if dept is not None:
+                yield Result(
+                    resource, Status.PASS, f"{resource.name} is owned by {dept.name} ({dept.id})"
+                )
+            else:
+                message = (
+                    f"{resource.name} names owner {policy.owner_tag}={tagged}, "
+                    "which is not a department of the policy"
+                )
+                yield Result(resource, Status.FAIL, message, severity=severity)
+            continue
+        if missing := unreadable(resource, "tags"):
+            yield unknown(resource, missing)
+            continue
+        yield _inherited_owner(ctx, resource, severity)
+
+
+def _inherited_owner(ctx: CheckContext, resource: Resource, severity: Severity) -> Result:
+    account = ctx.policy.accounts.get(resource.account or "")
+    dept = ctx.policy.department(account.dept if account else None)
+    if dept is not None and account is not None:
+        message = (
+            f"{resource.name} has no {ctx.policy.owner_tag} tag; "
+            f"owned by {dept.name} through account {account.id}"
+        )
+        return Result(resource, Status.PASS, message)
+    where = f"account {resource.account}" + (
+        f" ({account.name})" if account and account.name else ""
+    )
+    message = (
+        f"nobody is accountable for {resource.name}: "
+        f"no {ctx.policy.owner_tag} tag and {where} has no department"
+    )
+    return Result(resource, Status.FAIL, message, severity=severity)
+
+
+@check(
+    CheckMeta(
+        id="RSP-007",
+        title="Vendor still holds rights after its contract expired",
+        theme=Theme.RESPONSIBILITY,
+        severity=Severity.CRITICAL,
+        fails_when=(
+            "a principal of a trusted party holds a right or can assume a role after the "
+            "party's contract_expiry (critical), or within 30 days of it (medium)"
+        ),
+        frameworks=(
+            "GB/T 22239-2019 8.1.8.4, 8.1.10.14, 8.2.6.1",
+            "DSL art. 40",
+            "NIST 800-53 PS-7",
+            "SecNumCloud 3.2 9.7(d)",
+        ),
+        remediation=(
+            "Revoke the party's grants and role trust on expiry, or record the renewed "
+            "contract and its new expiry in trusted_accounts."
+        ),
+    )
+)
+def vendor_rights_after_contract(ctx: CheckContext) -> Iterator[Result]:
+    for resource in own_resources(ctx, Kind.OBJECT_STORE, Kind.KEY, Kind.ROLE):
+        held = _vendor_rights(ctx, resource)
+        if not held:
+            continue
+        expired = [h for h in held if h.days_left < 0]
+        expiring = [h for h in held if 0 <= h.days_left <= CONTRACT_WARNING_DAYS]
+        evidence = tuple(h.evidence for h in held)
+        if expired:
+            yield Result(resource, Status.FAIL, _describe(expired, resource), evidence)
+        elif expiring:
+            message = _describe(expiring, resource)
+            yield Result(resource, Status.FAIL, message, evidence, Severity.MEDIUM)
+        else:
+            yield Result(resource, Status.PASS, _describe(held, resource), evidence)
+
+
+@dataclass(frozen=True, slots=True)
+class _VendorRight:
+    party: TrustedParty
+    right: str
+    days_left: int
+    evidence: str
+
+
+def _vendor_rights(ctx: CheckContext, resource: Resource) -> list[_VendorRight]:
+    relations = RIGHTS | {Relation.CAN_ASSUME}
+    held = []
+    for src, _, data in ctx.graph.in_edges(resource.uid, data=True):
+        party = ctx.policy.trusted_party(account_of_principal(ctx, src) or "")
+        if data["relation"] in relations and party and party.contract_expiry:
+            days_left = (party.contract_expiry - ctx.today).days
+            held.append(_VendorRight(party, data["relation"].value, days_left, data["evidence"]))
+    return held
+
+
+def _describe(held: list[_VendorRight], resource: Resource) -> str:
+    parts = []
+    for party in sorted({h.party for h in held}, key=lambda p: p.account):
+        rights = ", ".join(sorted({h.right for h in held if h.party == party}))
+        lapsed = any(h.days_left < 0 for h in held if h.party == party)
+        verb = "expired on" if lapsed else "runs until"
+        when = f"contract {party.contract or '(unnamed)'} {verb} {party.contract_expiry}"
+        parts.append(f"{party.org} ({party.account}; {when}) holds {rights}")
+    return f"{'; '.join(parts)} on {resource.name}"

@@ -1,0 +1,141 @@
+"""Render a run into report.html (one self-contained page) and findings.json.
+
+The page carries its CSS and its few lines of JavaScript inline, and a Content-Security-Policy
+that allows exactly those two blocks (by hash) and nothing from any network.  Everything that
+came from the cloud is autoescaped; only our own packaged CSS and JS are marked safe.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from auditor.checking import CheckMeta
+from auditor.model import Coverage, Finding
+from auditor.reports import sections
+from auditor.store import RunInfo
+
+HTML_NAME = "report.html"
+JSON_NAME = "findings.json"
+
+
+@dataclass(frozen=True)
+class ReportInput:
+    run: RunInfo
+    findings: Sequence[Finding]
+    coverage: Sequence[Coverage]
+    checks: Sequence[CheckMeta]
+    organisation: str
+    policy_path: str
+    resource_counts: Mapping[str, int]
+    region_table_version: str
+    generated_at: str
+
+
+def write_report(out_dir: Path, data: ReportInput) -> dict[str, Path]:
+    """Write report.html and findings.json into out_dir, each atomically."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path = out_dir / JSON_NAME
+    html_path = out_dir / HTML_NAME
+    payload = json.dumps(findings_json(data), ensure_ascii=False, indent=2) + "\n"
+    _write_atomically(json_path, payload)
+    _write_atomically(html_path, render_html(data))
+    return {"html": html_path, "json": json_path}
+
+
+def render_html(data: ReportInput) -> str:
+    """Render the whole report page as one string."""
+    css, script = _static_text("report.css"), _static_text("report.js")
+    template = _environment().get_template("report.html.j2")
+    return template.render(
+        css=css,
+        script=script,
+        csp=_content_security_policy(css, script),
+        header=sections.build_header(data),
+        summary=sections.build_summary(data.findings, data.checks, data.resource_counts),
+        coverage=sections.build_coverage(data.coverage),
+        check_rows=sections.build_check_rows(data.checks, data.findings),
+        groups=sections.build_finding_groups(data.findings, data.checks),
+        status_labels=sections.STATUS_LABELS,
+        severity_labels=sections.SEVERITY_LABELS,
+        theme_labels=sections.THEME_LABELS,
+    )
+
+
+def findings_json(data: ReportInput) -> list[dict[str, Any]]:
+    """Findings as plain records in report order (FAIL by severity, UNKNOWN, PASS)."""
+    records = []
+    for view in sections.finding_views(data.findings, data.checks):
+        record = asdict(view)
+        record["evidence"] = list(view.evidence)
+        record["jurisdiction"] = view.jurisdiction or None
+        record["account"] = view.account or None
+        record["region"] = view.region or None
+        record["run_id"] = data.run.id
+        records.append(record)
+    return records
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("auditor.reports", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+@cache
+def _static_text(name: str) -> str:
+    text = resources.files("auditor.reports").joinpath("static", name).read_text("utf-8")
+    # The file is inlined raw into <style>/<script>; a closing tag in it would end that block.
+    if "</" in text:
+        raise ValueError(f"static/{name} must not contain '</'")
+    return text
+
+
+def _csp_hash(text: str) -> str:
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
+
+
+def _content_security_policy(css: str, script: str) -> str:
+    """Allow our inline style and script, nothing else: no fetch, no image, no form, no frame."""
+    return "; ".join(
+        [
+            "default-src 'none'",
+            f"style-src {_csp_hash(css)}",
+            f"script-src {_csp_hash(script)}",
+            "img-src data:",
+            "base-uri 'none'",
+            "form-action 'none'",
+        ]
+    )
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write beside the target then rename, so readers see the old file or the new, never half."""
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        # Mode "x" honours the umask, unlike mkstemp's fixed 0600.
+        with temporary.open("x", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        temporary.replace(path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise

@@ -1,0 +1,399 @@
+"""Pure builders of the report's sections: plain data from findings, coverage and the run.
+
+Nothing here does I/O or knows about Jinja; templates only lay out what these functions return,
+so every count, order and chart coordinate on the page is unit-tested here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from auditor.checking import CheckMeta, Theme
+from auditor.model import Coverage, Finding, Outcome, Severity, Status
+
+if TYPE_CHECKING:
+    from auditor.reports.render import ReportInput
+
+# FAIL first, because it is what the committee must act on; UNKNOWN next, because it is a gap
+# in what we could see, not a pass.
+STATUS_ORDER = (Status.FAIL, Status.UNKNOWN, Status.PASS)
+SEVERITY_ORDER = tuple(sorted(Severity, key=lambda s: s.rank, reverse=True))
+UNTHEMED = "other"
+
+STATUS_LABELS = {
+    Status.FAIL: "FAIL 不通过",
+    Status.UNKNOWN: "UNKNOWN 无法判定",
+    Status.PASS: "PASS 通过",
+}
+SEVERITY_LABELS = {
+    Severity.CRITICAL: "Critical 严重",
+    Severity.HIGH: "High 高",
+    Severity.MEDIUM: "Medium 中",
+    Severity.LOW: "Low 低",
+    Severity.INFO: "Info 提示",
+}
+THEME_LABELS = {
+    Theme.SOVEREIGNTY.value: "Sovereignty 数据主权",
+    Theme.FLOW.value: "Data flow 数据流动",
+    Theme.KEY.value: "Key custody 密钥管控",
+    Theme.ACCESS.value: "Access 访问权限",
+    Theme.RESPONSIBILITY.value: "Responsibility 责任归属",
+    Theme.LOG.value: "Logging 日志审计",
+    UNTHEMED: "Other 其他",
+}
+
+
+# header -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    organisation: str
+    run_id: int
+    run_status: str
+    run_complete: bool
+    started_at: str
+    finished_at: str
+    tool_version: str
+    policy_path: str
+    policy_sha256: str
+    region_table_version: str
+    accounts: tuple[str, ...]
+    regions: tuple[str, ...]
+    generated_at: str
+
+
+def build_header(data: ReportInput) -> Header:
+    """Describe which run this report is about and how far it got."""
+    run = data.run
+    return Header(
+        organisation=data.organisation,
+        run_id=run.id,
+        run_status=run.status,
+        run_complete=run.status == "complete",
+        started_at=run.started_at,
+        finished_at=run.finished_at or "",
+        tool_version=run.tool_version,
+        policy_path=data.policy_path or run.policy_path,
+        policy_sha256=run.policy_sha256,
+        region_table_version=data.region_table_version,
+        accounts=tuple(run.accounts),
+        regions=tuple(run.regions),
+        generated_at=data.generated_at,
+    )
+
+
+# summary ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Count:
+    key: str
+    label: str
+    value: int
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    key: str
+    label: str
+    value: int
+    x: float
+    y: float
+    width: float
+    height: float
+    label_x: float
+    value_x: float
+    text_y: float
+
+
+@dataclass(frozen=True, slots=True)
+class BarChart:
+    width: int
+    height: int
+    bars: tuple[Bar, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    status_totals: tuple[Count, ...]
+    fail_by_severity: tuple[Count, ...]
+    fail_by_theme: tuple[Count, ...]
+    inventory: tuple[Count, ...]
+    severity_chart: BarChart
+    theme_chart: BarChart
+
+
+def count_by_status(findings: Iterable[Finding]) -> tuple[Count, ...]:
+    """Totals of FAIL, UNKNOWN and PASS, in that order, zeros included."""
+    counts = Counter(f.status for f in findings)
+    return tuple(Count(s.value, STATUS_LABELS[s], counts[s]) for s in STATUS_ORDER)
+
+
+def fail_count_by_severity(findings: Iterable[Finding]) -> tuple[Count, ...]:
+    """FAIL findings per severity, worst first; `info` only when some exist."""
+    counts = Counter(f.severity for f in findings if f.status is Status.FAIL)
+    return tuple(
+        Count(s.value, SEVERITY_LABELS[s], counts[s])
+        for s in SEVERITY_ORDER
+        if s is not Severity.INFO or counts[s]
+    )
+
+
+def fail_count_by_theme(
+    findings: Iterable[Finding], checks: Sequence[CheckMeta] = ()
+) -> tuple[Count, ...]:
+    """FAIL findings per theme, in catalog order, then any theme the catalog does not know."""
+    themes = theme_of_checks(checks)
+    counts = Counter(finding_theme(f, themes) for f in findings if f.status is Status.FAIL)
+    known = [t.value for t in Theme]
+    extra = sorted(k for k in counts if k not in known)
+    return tuple(Count(k, THEME_LABELS.get(k, k), counts[k]) for k in [*known, *extra])
+
+
+def inventory_counts(resource_counts: Mapping[str, int]) -> tuple[Count, ...]:
+    """Resources inventoried per kind, largest first."""
+    ordered = sorted(resource_counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return tuple(Count(kind, kind, n) for kind, n in ordered)
+
+
+def bar_chart(
+    counts: Sequence[Count],
+    *,
+    width: int = 420,
+    label_width: int = 150,
+    bar_height: int = 18,
+    gap: int = 8,
+) -> BarChart:
+    """Lay out a horizontal bar chart: bar length is proportional to the largest count."""
+    # Room to the right of the longest bar for its number.
+    value_room = 36
+    track = width - label_width - value_room
+    largest = max((c.value for c in counts), default=0)
+    bars = []
+    for index, count in enumerate(counts):
+        y = gap + index * (bar_height + gap)
+        length = track * count.value / largest if largest else 0.0
+        bars.append(
+            Bar(
+                key=count.key,
+                label=count.label,
+                value=count.value,
+                x=label_width,
+                y=y,
+                width=round(length, 1),
+                height=bar_height,
+                label_x=label_width - 6,
+                value_x=round(label_width + length + 4, 1),
+                text_y=round(y + bar_height * 0.72, 1),
+            )
+        )
+    height = gap + len(counts) * (bar_height + gap)
+    return BarChart(width=width, height=height, bars=tuple(bars))
+
+
+def build_summary(
+    findings: Sequence[Finding],
+    checks: Sequence[CheckMeta] = (),
+    resource_counts: Mapping[str, int] | None = None,
+) -> Summary:
+    """Count findings the way a risk committee reads them: failures by severity and theme."""
+    by_severity = fail_count_by_severity(findings)
+    by_theme = fail_count_by_theme(findings, checks)
+    return Summary(
+        status_totals=count_by_status(findings),
+        fail_by_severity=by_severity,
+        fail_by_theme=by_theme,
+        inventory=inventory_counts(resource_counts or {}),
+        severity_chart=bar_chart(by_severity),
+        theme_chart=bar_chart(by_theme),
+    )
+
+
+# coverage -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageRow:
+    provider: str
+    account: str
+    region: str
+    service: str
+    outcome: str
+    detail: str
+    ok: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageSection:
+    rows: tuple[CoverageRow, ...]
+    gaps: int
+
+
+def build_coverage(coverage: Iterable[Coverage]) -> CoverageSection:
+    """List every collection, gaps first, since their checks can only say UNKNOWN."""
+    rows = sorted(
+        (
+            CoverageRow(
+                provider=c.provider,
+                account=c.account,
+                region=c.region,
+                service=c.service,
+                outcome=c.outcome.value,
+                detail=c.detail,
+                ok=c.outcome is Outcome.OK,
+            )
+            for c in coverage
+        ),
+        key=lambda r: (r.ok, r.account, r.region, r.service, r.provider),
+    )
+    return CoverageSection(rows=tuple(rows), gaps=sum(not r.ok for r in rows))
+
+
+# checks -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CheckRow:
+    id: str
+    title: str
+    theme: str
+    severity: str
+    frameworks: tuple[str, ...]
+    fail: int
+    unknown: int
+    passed: int
+
+
+def build_check_rows(
+    checks: Sequence[CheckMeta], findings: Sequence[Finding]
+) -> tuple[CheckRow, ...]:
+    """One row per check run, with how its verdicts split; a row of zeros had nothing in scope."""
+    counts = Counter((f.check_id, f.status) for f in findings)
+    return tuple(
+        CheckRow(
+            id=meta.id,
+            title=meta.title,
+            theme=meta.theme.value,
+            severity=meta.severity.value,
+            frameworks=meta.frameworks,
+            fail=counts[meta.id, Status.FAIL],
+            unknown=counts[meta.id, Status.UNKNOWN],
+            passed=counts[meta.id, Status.PASS],
+        )
+        for meta in sorted(checks, key=lambda m: m.id)
+    )
+
+
+# findings -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FindingView:
+    anchor: str
+    check_id: str
+    title: str
+    status: str
+    severity: str
+    theme: str
+    resource: str
+    account: str
+    region: str
+    jurisdiction: str
+    message: str
+    evidence: tuple[str, ...]
+    remediation: str
+    fix_command: str
+
+
+@dataclass(frozen=True, slots=True)
+class FindingGroups:
+    fail: tuple[FindingView, ...]
+    unknown: tuple[FindingView, ...]
+    passed: tuple[FindingView, ...]
+
+
+def finding_sort_key(finding: Finding) -> tuple[int, int, str, str]:
+    """FAIL, UNKNOWN, PASS; within each, worst severity first, then check id and resource."""
+    return (
+        STATUS_ORDER.index(finding.status),
+        -finding.severity.rank,
+        finding.check_id,
+        finding.resource,
+    )
+
+
+def order_findings(findings: Iterable[Finding]) -> list[Finding]:
+    return sorted(findings, key=finding_sort_key)
+
+
+def theme_of_checks(checks: Iterable[CheckMeta]) -> dict[str, str]:
+    return {meta.id: meta.theme.value for meta in checks}
+
+
+def finding_theme(finding: Finding, themes: Mapping[str, str]) -> str:
+    # Findings stored before a check gained its theme carry "", so fall back to the catalog.
+    return finding.theme or themes.get(finding.check_id, UNTHEMED)
+
+
+def finding_anchor(finding: Finding) -> str:
+    """A stable HTML id: the check id and a digest of the resource, which may hold anything."""
+    slug = re.sub(r"[^a-z0-9]+", "-", finding.check_id.lower()).strip("-") or "check"
+    digest = hashlib.sha256(finding.resource.encode("utf-8")).hexdigest()[:10]
+    return f"finding-{slug}-{digest}"
+
+
+def _unique(anchor: str, taken: set[str]) -> str:
+    candidate, suffix = anchor, 2
+    while candidate in taken:
+        candidate, suffix = f"{anchor}-{suffix}", suffix + 1
+    taken.add(candidate)
+    return candidate
+
+
+def finding_view(finding: Finding, anchor: str, meta: CheckMeta | None) -> FindingView:
+    """Fill what a finding left empty from its check's metadata."""
+    return FindingView(
+        anchor=anchor,
+        check_id=finding.check_id,
+        title=finding.title or (meta.title if meta else ""),
+        status=finding.status.value,
+        severity=finding.severity.value,
+        theme=finding.theme or (meta.theme.value if meta else UNTHEMED),
+        resource=finding.resource,
+        account=finding.account or "",
+        region=finding.region or "",
+        jurisdiction=finding.jurisdiction or "",
+        message=finding.message,
+        evidence=tuple(finding.evidence),
+        remediation=finding.remediation or (meta.remediation if meta else ""),
+        fix_command=finding.fix_command or (meta.cli if meta else ""),
+    )
+
+
+def finding_views(
+    findings: Iterable[Finding], checks: Sequence[CheckMeta] = ()
+) -> list[FindingView]:
+    """Findings in report order, each with a unique anchor."""
+    catalog = {meta.id: meta for meta in checks}
+    taken: set[str] = set()
+    return [
+        finding_view(f, _unique(finding_anchor(f), taken), catalog.get(f.check_id))
+        for f in order_findings(findings)
+    ]
+
+
+def build_finding_groups(
+    findings: Iterable[Finding], checks: Sequence[CheckMeta] = ()
+) -> FindingGroups:
+    views = finding_views(findings, checks)
+    return FindingGroups(
+        fail=tuple(v for v in views if v.status == Status.FAIL),
+        unknown=tuple(v for v in views if v.status == Status.UNKNOWN),
+        passed=tuple(v for v in views if v.status == Status.PASS),
+    )
