@@ -149,5 +149,18 @@ def to_finding(meta: CheckMeta, result: Result, override: Severity | None = None
         jurisdiction=resource.jurisdiction,
         evidence=result.evidence,
         remediation=meta.remediation,
-        fix_command=meta.cli,
+        fix_command=fill_placeholders(meta.cli, resource),
     )
+
+
+def fill_placeholders(command: str, resource: Resource) -> str:
+    """Put the resource's own name into a fix command, so ops can run it as it stands.
+
+    Only names that cloud naming rules keep shell-safe are filled in (S3 bucket names,
+    KMS key ids); anything else keeps its placeholder.
+    """
+    if resource.native_type == "s3:bucket":
+        return command.replace("BUCKET", resource.name)
+    if resource.native_type == "kms:key":
+        return command.replace("KEY_ID", resource.uid.rsplit("/", 1)[-1])
+    return command

@@ -85,13 +85,17 @@ def party_of(ctx: CheckContext, principal: str) -> tuple[str, str]:
     account = account_of_principal(ctx, principal)
     if account is None:
         return "external", f"{principal} (account unknown)"
+    # An account principal reads best as "account N"; a role or user keeps its ARN.
+    name = f"account {account}" if principal.startswith("account:") else principal
     if ctx.policy.is_own_account(account):
-        return "own", f"{principal} (own account {account})"
+        return "own", f"{name} (own account)"
     party = ctx.policy.trusted_party(account)
     if party is not None:
         where = party.jurisdiction or "jurisdiction unknown"
-        return "trusted", f"{principal} ({party.org}, {party.kind}, {where})"
-    return "external", f"{principal} (account {account}, not in the policy)"
+        return "trusted", f"{name} ({party.org}, {party.kind}, {where})"
+    if principal.startswith("account:"):
+        return "external", f"{name} (in no list of the policy)"
+    return "external", f"{name} (account {account}, in no list of the policy)"
 
 
 def conditions_text(conditions: dict[str, object]) -> str:

@@ -11,7 +11,6 @@ from auditor.graph import build_graph
 from auditor.inventories.regions import jurisdiction_of
 from auditor.model import Edge, Finding, Kind, Relation, Resource
 from auditor.policy import Policy, load_policy
-
 from tests.conftest import FIXTURES
 
 TODAY = date(2026, 3, 1)

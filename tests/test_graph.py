@@ -5,7 +5,6 @@ import doctest
 import auditor.graph
 from auditor.graph import build_graph, data_reaches, explain_path, who_can
 from auditor.model import Kind, Relation
-
 from tests.helpers import bucket, edge, key, role
 
 

@@ -7,7 +7,6 @@ import pytest
 
 from auditor.errors import PolicyError
 from auditor.policy import load_policy
-
 from tests.conftest import FIXTURES
 
 MINIMAL = FIXTURES / "policies" / "minimal.yaml"

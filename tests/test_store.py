@@ -7,7 +7,6 @@ import pytest
 from auditor.errors import StoreError
 from auditor.model import Coverage, Edge, Finding, Outcome, Relation, Severity, Status
 from auditor.store import Store
-
 from tests.helpers import bucket
 
 
@@ -64,7 +63,7 @@ def test_findings_replace_per_run(tmp_path):
 def test_errors_name_the_file(tmp_path):
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"this is not sqlite at all" * 100)
-    with pytest.raises(StoreError, match="junk.db"):
+    with pytest.raises(StoreError, match=r"junk\.db"):
         Store(junk)
     empty = Store(tmp_path / "empty.db")
     with pytest.raises(StoreError, match="no complete run"):

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from auditor.model import Relation, Severity, Status
+from pathlib import Path
 
+from auditor.model import Relation, Severity, Status
 from tests.helpers import bucket, edge, key, make_ctx, role, run_one
 
 
@@ -31,7 +32,7 @@ def test_rsp007_expired_expiring_and_valid_contracts(tmp_path):
 
     from tests.helpers import TODAY, policy
 
-    assert TODAY == date(2026, 3, 1)  # the vendor's contract in minimal.yaml ended 2026-01-31
+    assert date(2026, 3, 1) == TODAY  # the vendor's contract in minimal.yaml ended 2026-01-31
     r, b = role("vendor-ops"), bucket("data")
     edges = [
         edge("account:444444444444", r, Relation.CAN_ASSUME),
@@ -45,18 +46,14 @@ def test_rsp007_expired_expiring_and_valid_contracts(tmp_path):
 
     text = tmp_path / "p.yaml"
     source = policy().path
-    text.write_text(
-        open(source, encoding="utf-8").read().replace("2026-01-31", "2026-03-20"), "utf-8"
-    )
+    text.write_text(Path(source).read_text("utf-8").replace("2026-01-31", "2026-03-20"), "utf-8")
     from auditor.policy import load_policy
 
     found = run_one("RSP-007", make_ctx([r, b], edges, load_policy(text)))
     assert found["vendor-ops"].status is Status.FAIL
     assert found["vendor-ops"].severity is Severity.MEDIUM
 
-    text.write_text(
-        open(source, encoding="utf-8").read().replace("2026-01-31", "2027-01-31"), "utf-8"
-    )
+    text.write_text(Path(source).read_text("utf-8").replace("2026-01-31", "2027-01-31"), "utf-8")
     found = run_one("RSP-007", make_ctx([r, b], edges, load_policy(text)))
     assert found["vendor-ops"].status is Status.PASS
 

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from auditor.model import Relation, Severity, Status
-
 from tests.helpers import bucket, edge, key, make_ctx, run_one
 
 CORE = {"data-class": "核心", "owner-dept": "dsj"}

@@ -1,0 +1,154 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+
+from auditor.cli import cli, main
+from auditor.model import Coverage, Edge, Outcome, Relation
+from auditor.store import Store
+from tests.helpers import bucket
+from tests.test_policy import MINIMAL
+
+
+def run_main(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    out, err = capsys.readouterr()
+    code = info.value.code
+    return (code if isinstance(code, int) else 0), out, err
+
+
+def all_commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
+    found = []
+    for name, command in group.commands.items():
+        found.append((f"{prefix}{name}", command))
+        if isinstance(command, click.Group):
+            found.extend(all_commands(command, f"{prefix}{name} "))
+    return found
+
+
+@pytest.mark.parametrize(("name", "command"), all_commands(cli))
+def test_every_command_has_help(name, command):
+    assert command.help, f"govaudit {name} has no help text"
+
+
+def seeded_db(tmp_path: Path) -> Path:
+    """A database with one complete run: a core bucket in Hong Kong readable by an outsider."""
+    path = tmp_path / "audit.db"
+    store = Store(path)
+    run = store.begin_run(tool_version="t", policy_path=str(MINIMAL), policy_sha256="s")
+    hk = bucket("hk-core", "ap-east-1", account="111111111111", tags={"data-class": "核心"})
+    store.add_records(
+        run,
+        [
+            hk,
+            Edge("account:999988887777", hk.uid, Relation.CAN_READ, "bucket policy stmt 0"),
+            Coverage("aws", "111111111111", "ap-east-1", "s3", Outcome.OK),
+        ],
+    )
+    store.finish_run(run, accounts=["111111111111"], regions=["ap-east-1"])
+    store.close()
+    return path
+
+
+def test_check_then_report_and_exit_codes(tmp_path, capsys):
+    db = seeded_db(tmp_path)
+    code, out, err = run_main(["check", "--policy", str(MINIMAL), "--db", str(db)], capsys)
+    assert code == 1  # critical SOV-001 fails at the default --fail-on high
+    assert out == ""  # progress goes to stderr only
+    assert "FAIL" in err
+    code, _, _ = run_main(
+        ["check", "--policy", str(MINIMAL), "--db", str(db), "--fail-on", "critical"], capsys
+    )
+    assert code == 1
+    code, _, err = run_main(["report", "--db", str(db), "--out", str(tmp_path / "r")], capsys)
+    assert code == 0, err
+    findings = json.loads((tmp_path / "r" / "findings.json").read_text("utf-8"))
+    failing = {(f["check_id"], f["resource"]) for f in findings if f["status"] == "FAIL"}
+    assert ("SOV-001", "arn:aws:s3:::hk-core") in failing
+    assert ("ACC-002", "arn:aws:s3:::hk-core") in failing
+    assert (tmp_path / "r" / "report.html").stat().st_size > 1000
+
+
+def test_check_exits_zero_when_nothing_reaches_the_threshold(tmp_path, capsys):
+    db = tmp_path / "clean.db"
+    store = Store(db)
+    run = store.begin_run(tool_version="t", policy_path="p", policy_sha256="s")
+    store.add_records(run, [bucket("fine", tags={"data-class": "一般", "owner-dept": "dsj"})])
+    store.finish_run(run, accounts=["111111111111"], regions=["cn-north-1"])
+    store.close()
+    code, _, err = run_main(["check", "--policy", str(MINIMAL), "--db", str(db)], capsys)
+    assert code == 0, err
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "fragment"),
+    [
+        (["nonsense"], 2, "No such command"),
+        (["check", "--db", "x.db"], 2, "--policy"),
+        (["check", "--policy", "/nonexistent.yaml", "--db", "x.db"], 2, "policy file not found"),
+        (
+            ["audit", "--policy", str(MINIMAL), "--db", "x.db", "--out", "o", "--regions", ","],
+            2,
+            "--regions",
+        ),
+        (["report", "--db", "{tmp}/empty.db", "--out", "{tmp}/o"], 4, "no complete run"),
+        (
+            ["check", "--policy", str(MINIMAL), "--db", "{tmp}/no/such/dir/a.db"],
+            2,
+            "does not exist",
+        ),
+    ],
+)
+def test_errors_are_one_line_with_documented_codes(tmp_path, capsys, args, code, fragment):
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    got, _out, err = run_main(args, capsys)
+    assert got == code
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: ")
+    assert fragment in lines[0]
+
+
+def test_bad_policy_names_file_and_line(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\nclassifications:\n  a: {allowed_jurisdictions: [Mars]}\n", "utf-8")
+    code, _, err = run_main(["check", "--policy", str(bad), "--db", str(tmp_path / "a.db")], capsys)
+    assert code == 2
+    assert f"{bad}:3:" in err
+
+
+def test_incomplete_run_is_refused(tmp_path, capsys):
+    db = tmp_path / "a.db"
+    store = Store(db)
+    run = store.begin_run(tool_version="t", policy_path="p", policy_sha256="s")
+    store.close()
+    code, _, err = run_main(
+        ["check", "--policy", str(MINIMAL), "--db", str(db), "--run", str(run)], capsys
+    )
+    assert code == 2
+    assert "incomplete" in err
+
+
+def test_checks_list_table_and_json(capsys):
+    code, out, _ = run_main(["checks", "list"], capsys)
+    assert code == 0
+    assert "SOV-001" in out
+    code, out, _ = run_main(["checks", "list", "--json"], capsys)
+    rows = json.loads(out)
+    ids = {r["id"] for r in rows}
+    assert {"SOV-001", "FLOW-001", "KEY-001", "KEY-004", "ACC-001", "ACC-002", "RSP-001"} <= ids
+    assert all(r["frameworks"] and r["remediation"] and r["fails_when"] for r in rows)
+
+
+def test_python_dash_m_auditor_works():
+    done = subprocess.run(
+        [sys.executable, "-m", "auditor", "--version"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0
+    assert "govaudit" in done.stdout
