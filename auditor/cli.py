@@ -128,15 +128,16 @@ def _regions(value: str | None) -> list[str] | None:
 def _aws_scope(
     profiles: Sequence[str], regions: list[str] | None, endpoint_url: str | None
 ) -> pipeline.AwsScope:
-    home = regions[0] if regions else None
     targets = []
     for profile in profiles or [None]:
         try:
-            session = boto3.Session(profile_name=profile, region_name=home)
+            session = boto3.Session(profile_name=profile)
         except botocore.exceptions.ProfileNotFound as exc:
             raise UsageError(f"AWS profile {profile!r} not found in the AWS config") from exc
+        if session.region_name is None and regions:
+            # The home region picks the partition: cn-north-1 means aws-cn, and so on.
+            session = boto3.Session(profile_name=profile, region_name=regions[0])
         if session.region_name is None:
-            # The region picks the partition: cn-north-1 means aws-cn, and so on.
             raise UsageError(
                 "no AWS region: pass --regions or set one in the profile or AWS_DEFAULT_REGION"
             )

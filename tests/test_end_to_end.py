@@ -1,0 +1,188 @@
+"""`govaudit audit` over HTTP against a real moto server holding the demo estate."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from auditor.cli import main
+from auditor.demo import sample_policy_path
+from auditor.demo_estate import ACCOUNTS, seed_estate
+
+# Every risk the demo estate plants, and nothing else: (check, resource).
+EXPECTED_FAILURES = {
+    ("ACC-001", "arn:aws-cn:s3:::yz-dsj-hotline-recordings"),
+    ("ACC-002", "arn:aws-cn:iam::111111111111:role/partner-sync"),
+    ("ACC-002", "arn:aws-cn:s3:::yz-wjw-vaccination-export"),
+    ("ACC-002", "KEY:alias/mz-core"),
+    ("FLOW-001", "arn:aws:s3:::yz-wl-ticketing-hk-backup"),
+    ("FLOW-001", "arn:aws:s3:::yz-wl-ticketing-pii"),
+    ("FLOW-001", "arn:aws:s3:::yz-wl-visitor-stats"),
+    ("KEY-001", "arn:aws-cn:s3:::yz-legacy-archive"),
+    ("KEY-001", "arn:aws-cn:s3:::yz-wjw-vaccination-export"),
+    ("KEY-001", "arn:aws:s3:::yz-wl-ticketing-archive-fra"),
+    ("KEY-001", "arn:aws:s3:::yz-wl-ticketing-hk-backup"),
+    ("KEY-001", "arn:aws:s3:::yz-wl-ticketing-pii"),
+    ("KEY-004", "KEY:alias/mz-core"),
+    ("RSP-001", "arn:aws-cn:s3:::yz-legacy-archive"),
+    ("RSP-001", "arn:aws-cn:s3:::yz-shared-tmp-upload"),
+    ("RSP-007", "arn:aws-cn:iam::111111111111:role/vendor-ops"),
+    ("RSP-007", "arn:aws-cn:s3:::yz-mz-dibao-core"),
+    ("RSP-007", "KEY:alias/mz-core"),
+    ("SOV-001", "arn:aws:s3:::yz-wl-ticketing-archive-fra"),
+    ("SOV-001", "arn:aws:s3:::yz-wl-ticketing-hk-backup"),
+    ("SOV-001", "arn:aws:s3:::yz-wl-ticketing-pii"),
+    ("SOV-001", "arn:aws:s3:::yz-wl-visitor-stats-eu"),
+}
+
+
+def write_profiles(endpoint: str) -> list[str]:
+    """AWS config and credentials files with one profile per demo account."""
+    credentials = seed_estate(endpoint)
+    creds_lines, config_lines = [], []
+    for account in ACCOUNTS:
+        c = credentials[account.account]
+        name = f"demo-{account.account}"
+        creds_lines += [
+            f"[{name}]",
+            f"aws_access_key_id = {c.access_key}",
+            f"aws_secret_access_key = {c.secret_key}",
+            f"aws_session_token = {c.token}",
+        ]
+        config_lines += [f"[profile {name}]", f"region = {account.regions[0]}"]
+    Path(os.environ["AWS_SHARED_CREDENTIALS_FILE"]).write_text("\n".join(creds_lines) + "\n")
+    Path(os.environ["AWS_CONFIG_FILE"]).write_text("\n".join(config_lines) + "\n")
+    return [f"demo-{a.account}" for a in ACCOUNTS]
+
+
+def key_aliases(db: Path) -> dict[str, str]:
+    rows = (
+        sqlite3.connect(db)
+        .execute("select uid, attrs from resources where kind = 'key'")
+        .fetchall()
+    )
+    aliases = {}
+    for uid, attrs in rows:
+        for alias in json.loads(attrs).get("aliases", []):
+            aliases[uid] = f"KEY:{alias.rsplit(':', 1)[-1].removeprefix('alias/')}"
+    return aliases
+
+
+def test_audit_over_http_finds_exactly_the_planted_risks(
+    moto_endpoint, tmp_path, capsys, monkeypatch
+):
+    # Each profile's own region must pick its partition (the env var would override it).
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    profiles = write_profiles(moto_endpoint)
+    db, out = tmp_path / "audit.db", tmp_path / "report"
+    args = ["audit", "--policy", str(sample_policy_path()), "--db", str(db), "--out", str(out)]
+    for profile in profiles:
+        args += ["--profile", profile]
+    args += ["--regions", "cn-north-1,cn-northwest-1,ap-east-1,eu-central-1"]
+    args += ["--endpoint-url", moto_endpoint]
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    stdout, stderr = capsys.readouterr()
+    assert info.value.code == 1, stderr  # critical findings fail the default --fail-on high
+    assert stdout == ""
+
+    findings = json.loads((out / "findings.json").read_text("utf-8"))
+    aliases = key_aliases(db)
+    failing = {
+        (f["check_id"], aliases.get(f["resource"], f["resource"]).replace("KEY:", "KEY:alias/"))
+        for f in findings
+        if f["status"] == "FAIL"
+    }
+    assert failing == EXPECTED_FAILURES
+    assert not [f for f in findings if f["status"] == "UNKNOWN"]
+
+    flow = next(
+        f
+        for f in findings
+        if f["check_id"] == "FLOW-001" and f["resource"].endswith("yz-wl-ticketing-pii")
+    )
+    assert any("(eu-central-1, DE)" in hop for hop in flow["evidence"])
+    assert any("(ap-east-1, HK)" in hop for hop in flow["evidence"])
+
+    runs = sqlite3.connect(db).execute("select status, accounts, regions from runs").fetchall()
+    assert runs == [
+        (
+            "complete",
+            '["111111111111", "222222222222", "333333333333"]',
+            '["ap-east-1", "cn-north-1", "cn-northwest-1", "eu-central-1"]',
+        )
+    ]
+    secret_keys = {
+        line.split(" = ")[1]
+        for line in Path(os.environ["AWS_SHARED_CREDENTIALS_FILE"]).read_text().splitlines()
+        if line.startswith("aws_secret_access_key") or line.startswith("aws_session_token")
+    }
+    everything = db.read_bytes() + (out / "report.html").read_bytes() + stderr.encode()
+    for secret in secret_keys:
+        assert secret.encode() not in everything
+
+
+def test_second_audit_is_a_new_run_and_keeps_the_first(moto_endpoint, tmp_path, capsys):
+    profiles = write_profiles(moto_endpoint)
+    db = tmp_path / "audit.db"
+    base = ["--policy", str(sample_policy_path()), "--db", str(db), "--profile", profiles[0]]
+    base += ["--regions", "cn-north-1,cn-northwest-1", "--endpoint-url", moto_endpoint]
+    for _ in range(2):
+        with pytest.raises(SystemExit):
+            main(["audit", *base, "--out", str(tmp_path / "out")])
+    capsys.readouterr()
+    con = sqlite3.connect(db)
+    assert con.execute("select id, status from runs").fetchall() == [
+        (1, "complete"),
+        (2, "complete"),
+    ]
+    per_run = con.execute("select run_id, count(*) from findings group by run_id").fetchall()
+    assert per_run[0][1] == per_run[1][1] > 0
+
+
+def test_unreachable_endpoint_is_a_collection_failure(tmp_path, capsys):
+    db = tmp_path / "audit.db"
+    with pytest.raises(SystemExit) as info:
+        main(
+            [
+                "collect",
+                "--policy",
+                str(sample_policy_path()),
+                "--db",
+                str(db),
+                "--regions",
+                "cn-north-1",
+                "--endpoint-url",
+                "http://127.0.0.1:9",
+            ]
+        )
+    _, err = capsys.readouterr()
+    assert info.value.code == 3
+    assert err.startswith("error: collection failed")
+    assert len(err.strip().splitlines()) == 1
+    status = sqlite3.connect(db).execute("select status from runs").fetchall()
+    assert status == [("incomplete",)]
+
+
+def test_govaudit_demo_command_writes_all_three_outputs(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "auditor", "demo", "--out", str(tmp_path / "d")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    for name in ("report.html", "findings.json", "audit.db"):
+        assert (tmp_path / "d" / name).stat().st_size > 0
+        assert str(tmp_path / "d" / name) in done.stderr
+    findings = json.loads((tmp_path / "d" / "findings.json").read_text("utf-8"))
+    assert len({f["check_id"] for f in findings if f["status"] == "FAIL"}) == 8
