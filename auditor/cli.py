@@ -129,7 +129,8 @@ def _aws_scope(
     profiles: Sequence[str], regions: list[str] | None, endpoint_url: str | None
 ) -> pipeline.AwsScope:
     targets = []
-    for profile in profiles or [None]:
+    chosen: list[str | None] = list(profiles) or [None]
+    for profile in chosen:
         try:
             session = boto3.Session(profile_name=profile)
         except botocore.exceptions.ProfileNotFound as exc:
@@ -147,7 +148,7 @@ def _aws_scope(
 
 
 def _open(db_path: Path) -> Store:
-    if db_path.parent and not db_path.parent.exists():
+    if not db_path.parent.exists():
         raise UsageError(f"{db_path}: folder {db_path.parent} does not exist")
     return Store(db_path)
 

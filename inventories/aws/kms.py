@@ -1,0 +1,174 @@
+"""KMS keys of one region: custody facts (origin, manager, state, replicas) and policy rights."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from functools import partial
+from typing import Any
+
+from auditor.inventories.aws.calls import NOT_APPLICABLE, READ, SKIPPED, attempt, paginate
+from auditor.inventories.aws.policy_rights import PolicyDocumentError, rights_from_policy
+from auditor.inventories.regions import jurisdiction_of
+from auditor.model import Edge, Kind, Relation, Resource
+
+# (botocore service, API operation) → the IAM action it needs.
+OPERATIONS: dict[tuple[str, str], str] = {
+    ("kms", "ListKeys"): "kms:ListKeys",
+    ("kms", "ListAliases"): "kms:ListAliases",
+    ("kms", "DescribeKey"): "kms:DescribeKey",
+    ("kms", "GetKeyPolicy"): "kms:GetKeyPolicy",
+    ("kms", "GetKeyRotationStatus"): "kms:GetKeyRotationStatus",
+    ("kms", "ListResourceTags"): "kms:ListResourceTags",
+}
+PERMISSIONS: tuple[str, ...] = tuple(sorted(set(OPERATIONS.values())))
+
+NATIVE_TYPE = "kms:key"
+
+
+def _rotates(meta: Mapping[str, Any]) -> bool:
+    """Rotation exists only for customer-managed symmetric keys with KMS-made material."""
+    return (
+        meta.get("KeyManager") == "CUSTOMER"
+        and meta.get("KeySpec") == "SYMMETRIC_DEFAULT"
+        and meta.get("Origin") == "AWS_KMS"
+    )
+
+
+def _tags(client: Any, key_id: str) -> dict[str, Any]:
+    return {"Tags": paginate(client, "list_resource_tags", "Tags", KeyId=key_id)}
+
+
+def get_key(client: Any, key: Mapping[str, Any]) -> dict[str, Any]:
+    """Describe one key and read its policy, rotation status and tags, each captured apart."""
+    key_id = str(key["KeyId"])
+    describe = attempt(partial(client.describe_key, KeyId=key_id))
+    meta = describe.get("value", {}).get("KeyMetadata", {})
+    customer = meta.get("KeyManager") == "CUSTOMER"
+    skipped = {"status": SKIPPED if describe["status"] != READ else NOT_APPLICABLE}
+    return {
+        "KeyId": key_id,
+        "KeyArn": key.get("KeyArn"),
+        "describe": describe,
+        "policy": attempt(partial(client.get_key_policy, KeyId=key_id, PolicyName="default")),
+        "rotation": (
+            attempt(partial(client.get_key_rotation_status, KeyId=key_id))
+            if _rotates(meta)
+            else skipped
+        ),
+        "tags": attempt(partial(_tags, client, key_id)) if customer else skipped,
+    }
+
+
+def get_kms(client: Any, region: str) -> dict[str, Any]:
+    """List and read every key in `region`; a denied ListKeys raises (→ coverage row)."""
+    keys = paginate(client, "list_keys", "Keys")
+    aliases = attempt(lambda: {"Aliases": paginate(client, "list_aliases", "Aliases")})
+    return {"region": region, "aliases": aliases, "keys": [get_key(client, k) for k in keys]}
+
+
+def _aliases_by_key(raw: Mapping[str, Any]) -> dict[str, list[Mapping[str, Any]]]:
+    by_key: dict[str, list[Mapping[str, Any]]] = {}
+    region = str(raw["region"])
+    for alias in raw["aliases"].get("value", {}).get("Aliases", []):
+        # Aliases are regional; moto lists a multi-Region primary's alias (with the primary's
+        # region in its ARN) in the replica's region too, which would bind it to the replica.
+        alias_region = str(alias.get("AliasArn", "")).split(":")[3:4]
+        if alias.get("TargetKeyId") and alias_region in ([region], []):
+            by_key.setdefault(str(alias["TargetKeyId"]), []).append(alias)
+    return by_key
+
+
+def alias_targets(raw: Mapping[str, Any]) -> dict[str, str]:
+    """Alias ARN → key ARN for the keys listed in `raw` (to resolve S3 encryption settings)."""
+    arns = {str(k["KeyId"]): str(k["KeyArn"]) for k in raw["keys"] if k.get("KeyArn")}
+    return {
+        str(alias["AliasArn"]): arns[key_id]
+        for key_id, aliases in _aliases_by_key(raw).items()
+        if key_id in arns
+        for alias in aliases
+        if alias.get("AliasArn")
+    }
+
+
+def _key_attrs(key: Mapping[str, Any], aliases: list[Mapping[str, Any]]) -> dict[str, Any]:
+    meta = key["describe"].get("value", {}).get("KeyMetadata", {})
+    multi = meta.get("MultiRegionConfiguration", {})
+    rotation = key["rotation"]
+    policy = key["policy"]
+    return {
+        "key_id": key["KeyId"],
+        "describe_status": key["describe"]["status"],
+        "origin": meta.get("Origin"),
+        "key_manager": meta.get("KeyManager"),
+        "key_state": meta.get("KeyState"),
+        "key_spec": meta.get("KeySpec"),
+        "key_usage": meta.get("KeyUsage"),
+        "custom_key_store_id": meta.get("CustomKeyStoreId"),
+        "creation_date": meta.get("CreationDate"),
+        "deletion_date": meta.get("DeletionDate"),
+        "multi_region": meta.get("MultiRegion"),
+        "multi_region_type": multi.get("MultiRegionKeyType"),
+        "primary_key_arn": multi.get("PrimaryKey", {}).get("Arn"),
+        "replica_key_arns": [r["Arn"] for r in multi.get("ReplicaKeys", [])],
+        "aliases": sorted(str(a["AliasName"]) for a in aliases),
+        "rotation_status": rotation["status"],
+        "rotation_enabled": rotation.get("value", {}).get("KeyRotationEnabled"),
+        "tags_status": key["tags"]["status"],
+        "policy_status": policy["status"],
+        "policy": policy.get("value", {}).get("Policy"),
+    }
+
+
+def _tag_dict(key: Mapping[str, Any]) -> dict[str, str]:
+    tags = key["tags"].get("value", {}).get("Tags", [])
+    return {str(t["TagKey"]): str(t["TagValue"]) for t in tags}
+
+
+def transform_key(
+    key: Mapping[str, Any], region: str, partition: str, aliases: list[Mapping[str, Any]]
+) -> Iterator[Resource | Edge]:
+    """One key → its Resource, `replicates_to` edges (primary → replicas) and policy rights."""
+    attrs = _key_attrs(key, aliases)
+    arn = str(key.get("KeyArn") or key["describe"]["value"]["KeyMetadata"]["Arn"])
+    meta = key["describe"].get("value", {}).get("KeyMetadata", {})
+    yield from _policy_rights(arn, attrs)
+    yield Resource(
+        uid=arn,
+        provider="aws",
+        kind=Kind.KEY,
+        native_type=NATIVE_TYPE,
+        name=attrs["aliases"][0] if attrs["aliases"] else str(key["KeyId"]),
+        account=str(meta.get("AWSAccountId") or arn.split(":")[4]),
+        region=region,
+        partition=partition,
+        jurisdiction=jurisdiction_of("aws", region),
+        tags=_tag_dict(key),
+        attrs=attrs,
+    )
+    if attrs["multi_region_type"] == "PRIMARY":
+        for replica in attrs["replica_key_arns"]:
+            yield Edge(
+                arn,
+                replica,
+                Relation.REPLICATES_TO,
+                f"KMS multi-Region primary key {arn} has replica {replica} "
+                "(DescribeKey KeyMetadata.MultiRegionConfiguration.ReplicaKeys)",
+            )
+
+
+def _policy_rights(arn: str, attrs: dict[str, Any]) -> Iterator[Edge]:
+    if attrs["policy_status"] != READ:
+        return
+    try:
+        rights = rights_from_policy(attrs["policy"], arn, f"key policy of {arn}", "kms")
+    except PolicyDocumentError:
+        attrs["policy_status"] = "invalid"
+        return
+    yield from rights.edges
+
+
+def transform_kms(raw: Mapping[str, Any], partition: str) -> Iterator[Resource | Edge]:
+    """Every key of one region's raw listing → resources and edges."""
+    by_key = _aliases_by_key(raw)
+    for key in raw["keys"]:
+        yield from transform_key(key, str(raw["region"]), partition, by_key.get(key["KeyId"], []))

@@ -1,0 +1,398 @@
+"""S3 buckets of one account: location, encryption, replication, public access, policy and ACL.
+
+Each per-bucket read is captured apart with a status (read / none / denied / error), so a check
+can tell "no replication configured" from "not allowed to look".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from functools import partial
+from typing import Any
+
+from auditor.inventories.aws.calls import DENIED, ERROR, NONE, READ, attempt
+from auditor.inventories.aws.policy_rights import (
+    PolicyDocumentError,
+    PolicyRights,
+    rights_from_acl,
+    rights_from_policy,
+)
+from auditor.inventories.aws.session import Clients
+from auditor.inventories.regions import jurisdiction_of
+from auditor.model import Edge, Kind, Relation, Resource
+
+# (botocore service, API operation) → the IAM action it needs.
+OPERATIONS: dict[tuple[str, str], str] = {
+    ("s3", "ListBuckets"): "s3:ListAllMyBuckets",
+    ("s3", "GetBucketLocation"): "s3:GetBucketLocation",
+    ("s3", "GetBucketTagging"): "s3:GetBucketTagging",
+    ("s3", "GetBucketEncryption"): "s3:GetEncryptionConfiguration",
+    ("s3", "GetBucketReplication"): "s3:GetReplicationConfiguration",
+    ("s3", "GetPublicAccessBlock"): "s3:GetBucketPublicAccessBlock",
+    ("s3", "GetBucketPolicy"): "s3:GetBucketPolicy",
+    ("s3", "GetBucketAcl"): "s3:GetBucketAcl",
+    ("s3control", "GetPublicAccessBlock"): "s3:GetAccountPublicAccessBlock",
+}
+PERMISSIONS: tuple[str, ...] = tuple(sorted(set(OPERATIONS.values())))
+
+NATIVE_TYPE = "s3:bucket"
+PAB_KEYS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+NO_PAB = frozenset({"NoSuchPublicAccessBlockConfiguration"})
+KMS_ALGORITHMS = frozenset({"aws:kms", "aws:kms:dsse"})
+# The key S3 uses when SSE-KMS names none.
+DEFAULT_S3_KEY = "alias/aws/s3"
+
+
+def bucket_region(constraint: str | None, partition: str) -> str | None:
+    """Region of a bucket from its LocationConstraint (None → us-east-1 in `aws`, EU → eu-west-1).
+
+    >>> bucket_region(None, "aws"), bucket_region("EU", "aws"), bucket_region("cn-north-1", "aws")
+    ('us-east-1', 'eu-west-1', 'cn-north-1')
+    """
+    if not constraint:
+        # Only the commercial partition has a legacy "no constraint" region.
+        return "us-east-1" if partition == "aws" else None
+    return "eu-west-1" if constraint == "EU" else constraint
+
+
+def bucket_arn(name: str, partition: str) -> str:
+    """`arn:<partition>:s3:::<name>`; ListBuckets gives no ARN."""
+    return f"arn:{partition}:s3:::{name}"
+
+
+def _location_region(location: Mapping[str, Any], partition: str) -> str | None:
+    if location["status"] != READ:
+        return None
+    return bucket_region(location["value"].get("LocationConstraint"), partition)
+
+
+def get_bucket(clients: Clients, name: str, home: str, partition: str) -> dict[str, Any]:
+    """Read every fact of one bucket, in the bucket's own region."""
+    location = attempt(partial(clients.get("s3", home).get_bucket_location, Bucket=name))
+    client = clients.get("s3", _location_region(location, partition) or home)
+    return {
+        "Name": name,
+        "location": location,
+        "tagging": attempt(partial(client.get_bucket_tagging, Bucket=name), {"NoSuchTagSet"}),
+        "encryption": attempt(
+            partial(client.get_bucket_encryption, Bucket=name),
+            {"ServerSideEncryptionConfigurationNotFoundError"},
+        ),
+        "replication": attempt(
+            partial(client.get_bucket_replication, Bucket=name),
+            {"ReplicationConfigurationNotFoundError"},
+        ),
+        "public_access_block": attempt(
+            partial(client.get_public_access_block, Bucket=name), NO_PAB
+        ),
+        "policy": attempt(partial(client.get_bucket_policy, Bucket=name), {"NoSuchBucketPolicy"}),
+        "acl": attempt(partial(client.get_bucket_acl, Bucket=name)),
+    }
+
+
+def _enabled_rules(bucket: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    replication = bucket["replication"]
+    if replication["status"] != READ:
+        return []
+    rules = replication["value"].get("ReplicationConfiguration", {}).get("Rules", [])
+    return [r for r in rules if r.get("Status") == "Enabled" and r.get("Destination", {})]
+
+
+def _destination_name(bucket_arn_or_name: str) -> str:
+    return bucket_arn_or_name.rsplit(":::", 1)[-1]
+
+
+def get_observed(
+    clients: Clients, buckets: Sequence[Mapping[str, Any]], home: str
+) -> list[dict[str, Any]]:
+    """Locate replication destinations that are not among the listed buckets (other accounts)."""
+    listed = {b["Name"] for b in buckets}
+    observed: dict[str, dict[str, Any]] = {}
+    for bucket in buckets:
+        for rule in _enabled_rules(bucket):
+            dest = rule["Destination"]
+            name = _destination_name(str(dest["Bucket"]))
+            if name in listed or name in observed:
+                continue
+            location = attempt(partial(clients.get("s3", home).get_bucket_location, Bucket=name))
+            observed[name] = {
+                "Name": name,
+                "Arn": dest["Bucket"],
+                "Account": dest.get("Account"),
+                "location": location,
+            }
+    return list(observed.values())
+
+
+def get_s3(clients: Clients, account: str, home: str, partition: str) -> dict[str, Any]:
+    """List the account's buckets and read each; a denied ListBuckets raises (→ coverage row)."""
+    client = clients.get("s3", home)
+    listing = client.list_buckets()
+    account_pab = attempt(
+        partial(clients.get("s3control", home).get_public_access_block, AccountId=account), NO_PAB
+    )
+    names = [str(b["Name"]) for b in listing.get("Buckets", [])]
+    buckets = [get_bucket(clients, name, home, partition) for name in names]
+    return {
+        "account": account,
+        "partition": partition,
+        "owner": listing.get("Owner", {}),
+        "account_public_access_block": account_pab,
+        "buckets": buckets,
+        "observed": get_observed(clients, buckets, home),
+    }
+
+
+def unread_facts(raw: Mapping[str, Any]) -> dict[str, int]:
+    """How many per-bucket facts were denied or failed, by fact name (for the coverage row)."""
+    counts: dict[str, int] = {}
+    for bucket in raw["buckets"]:
+        for fact, value in bucket.items():
+            if isinstance(value, dict) and value.get("status") in (DENIED, ERROR):
+                key = f"{fact}:{value['status']}"
+                counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+# --- transform (pure) -------------------------------------------------------------------------
+
+
+def _pab_config(fact: Mapping[str, Any]) -> dict[str, bool] | None:
+    if fact["status"] != READ:
+        return None
+    config = fact["value"].get("PublicAccessBlockConfiguration", {})
+    return {k: bool(config.get(k, False)) for k in PAB_KEYS}
+
+
+def effective_public_access_block(
+    bucket: Mapping[str, Any], account: Mapping[str, Any]
+) -> dict[str, bool | None]:
+    """Each setting is on if bucket or account turns it on; None when that cannot be known."""
+    result: dict[str, bool | None] = {}
+    for key in PAB_KEYS:
+        values: list[bool | None] = []
+        for fact in (bucket, account):
+            config = _pab_config(fact)
+            values.append(config[key] if config else (False if fact["status"] == NONE else None))
+        result[key] = True if True in values else (None if None in values else False)
+    return result
+
+
+def resolve_kms_key(
+    configured: str | None,
+    region: str | None,
+    account: str,
+    partition: str,
+    aliases: Mapping[str, str],
+) -> str | None:
+    """ARN of the key an SSE-KMS setting names.
+
+    Key ARNs stay; key ids become `arn:<p>:kms:<region>:<account>:key/<id>` (S3 only accepts a
+    key in the bucket's region); aliases become alias ARNs, then key ARNs when `aliases` (from
+    the KMS listing) knows them, else the alias ARN stays. No setting means `alias/aws/s3`.
+    """
+    key = configured or DEFAULT_S3_KEY
+    if key.startswith("arn:"):
+        return aliases.get(key, key)
+    if region is None:
+        return None
+    if key.startswith("alias/"):
+        alias_arn = f"arn:{partition}:kms:{region}:{account}:{key}"
+        return aliases.get(alias_arn, alias_arn)
+    return f"arn:{partition}:kms:{region}:{account}:key/{key}"
+
+
+def _encryption(bucket: Mapping[str, Any]) -> dict[str, Any]:
+    fact = bucket["encryption"]
+    rules = fact.get("value", {}).get("ServerSideEncryptionConfiguration", {}).get("Rules", [])
+    default = rules[0].get("ApplyServerSideEncryptionByDefault", {}) if rules else {}
+    return {
+        "encryption_status": fact["status"],
+        "sse_algorithm": default.get("SSEAlgorithm"),
+        "kms_key": default.get("KMSMasterKeyID"),
+        "bucket_key_enabled": rules[0].get("BucketKeyEnabled") if rules else None,
+    }
+
+
+def _replication(bucket: Mapping[str, Any]) -> dict[str, Any]:
+    fact = bucket["replication"]
+    config = fact.get("value", {}).get("ReplicationConfiguration", {})
+    rules = [
+        {
+            "id": rule.get("ID"),
+            "status": rule.get("Status"),
+            "priority": rule.get("Priority"),
+            "filter": rule.get("Filter", rule.get("Prefix")),
+            "destination": rule.get("Destination", {}).get("Bucket"),
+            "destination_account": rule.get("Destination", {}).get("Account"),
+            "replica_kms_key": rule.get("Destination", {})
+            .get("EncryptionConfiguration", {})
+            .get("ReplicaKmsKeyID"),
+        }
+        for rule in config.get("Rules", [])
+    ]
+    return {
+        "replication_status": fact["status"],
+        "replication_role": config.get("Role"),
+        "replication_rules": rules,
+    }
+
+
+def _policy_document(bucket: Mapping[str, Any]) -> str | None:
+    fact = bucket["policy"]
+    return str(fact["value"]["Policy"]) if fact["status"] == READ else None
+
+
+def _acl(bucket: Mapping[str, Any]) -> dict[str, Any]:
+    fact = bucket["acl"]
+    value = fact.get("value", {})
+    return {
+        "acl_status": fact["status"],
+        "acl_owner_id": value.get("Owner", {}).get("ID"),
+        "acl_grants": [
+            {"grantee": g.get("Grantee", {}), "permission": g.get("Permission")}
+            for g in value.get("Grants", [])
+        ],
+    }
+
+
+def _rights(
+    bucket: Mapping[str, Any], uid: str, account: str, pab: Mapping[str, bool | None]
+) -> tuple[PolicyRights, str]:
+    """Policy and ACL rights of one bucket, and the policy status (may become "invalid")."""
+    edges: list[Edge] = []
+    blocked: list[str] = []
+    status = str(bucket["policy"]["status"])
+    document = _policy_document(bucket)
+    if document is not None:
+        label = f"bucket policy of {uid}"
+        try:
+            found = rights_from_policy(
+                document, uid, label, "s3", pab["RestrictPublicBuckets"] is True
+            )
+        except PolicyDocumentError:
+            found, status = PolicyRights(), "invalid"
+        edges += found.edges
+        blocked += found.public_blocked
+    if bucket["acl"]["status"] == READ:
+        acl = bucket["acl"]["value"]
+        found = rights_from_acl(
+            acl.get("Grants", []),
+            uid,
+            acl.get("Owner", {}).get("ID"),
+            f"account:{account}",
+            pab["IgnorePublicAcls"] is True,
+        )
+        edges += found.edges
+        blocked += found.public_blocked
+    return PolicyRights(tuple(edges), tuple(blocked)), status
+
+
+def _replication_edges(bucket: Mapping[str, Any], uid: str, account: str) -> Iterator[Edge]:
+    for index, rule in enumerate(_enabled_rules(bucket)):
+        dest = rule["Destination"]
+        rule_id = f"'{rule['ID']}'" if rule.get("ID") else f"#{index}"
+        yield Edge(
+            uid,
+            str(dest["Bucket"]),
+            Relation.REPLICATES_TO,
+            f"S3 replication rule {rule_id} ({rule['Status']}) of {uid} → {dest['Bucket']}, "
+            f"account {dest.get('Account') or account}",
+        )
+
+
+def _encryption_edge(uid: str, attrs: Mapping[str, Any]) -> Iterator[Edge]:
+    if attrs["sse_algorithm"] in KMS_ALGORITHMS and attrs["kms_key_arn"]:
+        named = attrs["kms_key"] or f"{DEFAULT_S3_KEY} (no key named)"
+        yield Edge(
+            uid,
+            str(attrs["kms_key_arn"]),
+            Relation.ENCRYPTED_BY,
+            f"default encryption ({attrs['sse_algorithm']}) of {uid} uses {named} "
+            "(GetBucketEncryption ApplyServerSideEncryptionByDefault.KMSMasterKeyID)",
+        )
+
+
+def transform_bucket(
+    bucket: Mapping[str, Any],
+    raw: Mapping[str, Any],
+    aliases: Mapping[str, str],
+) -> Iterator[Resource | Edge]:
+    """One bucket → its Resource, `replicates_to`, `encrypted_by` and rights edges."""
+    partition, account = str(raw["partition"]), str(raw["account"])
+    uid = bucket_arn(str(bucket["Name"]), partition)
+    region = _location_region(bucket["location"], partition)
+    account_pab = raw["account_public_access_block"]
+    pab = effective_public_access_block(bucket["public_access_block"], account_pab)
+    rights, policy_status = _rights(bucket, uid, account, pab)
+    attrs: dict[str, Any] = {
+        "location_status": bucket["location"]["status"],
+        "tags_status": bucket["tagging"]["status"],
+        **_encryption(bucket),
+        **_replication(bucket),
+        "public_access_block_status": bucket["public_access_block"]["status"],
+        "public_access_block": _pab_config(bucket["public_access_block"]),
+        "account_public_access_block_status": account_pab["status"],
+        "account_public_access_block": _pab_config(account_pab),
+        "effective_public_access_block": pab,
+        "policy_status": policy_status,
+        "policy": _policy_document(bucket),
+        **_acl(bucket),
+        "public_grants_blocked": list(rights.public_blocked),
+        "observed_only": False,
+    }
+    attrs["kms_key_arn"] = (
+        resolve_kms_key(attrs["kms_key"], region, account, partition, aliases)
+        if attrs["sse_algorithm"] in KMS_ALGORITHMS
+        else None
+    )
+    tag_set = bucket["tagging"].get("value", {}).get("TagSet", [])
+    yield Resource(
+        uid=uid,
+        provider="aws",
+        kind=Kind.OBJECT_STORE,
+        native_type=NATIVE_TYPE,
+        name=str(bucket["Name"]),
+        account=account,
+        region=region,
+        partition=partition,
+        jurisdiction=jurisdiction_of("aws", region),
+        tags={str(t["Key"]): str(t["Value"]) for t in tag_set},
+        attrs=attrs,
+    )
+    yield from _replication_edges(bucket, uid, account)
+    yield from _encryption_edge(uid, attrs)
+    yield from rights.edges
+
+
+def transform_observed(observed: Mapping[str, Any], partition: str) -> Iterator[Resource]:
+    """A replication destination outside the listing → Resource, only if its location answered."""
+    region = _location_region(observed["location"], partition)
+    if observed["location"]["status"] != READ:
+        return
+    yield Resource(
+        uid=str(observed["Arn"]),
+        provider="aws",
+        kind=Kind.OBJECT_STORE,
+        native_type=NATIVE_TYPE,
+        name=str(observed["Name"]),
+        account=observed.get("Account"),
+        region=region,
+        partition=partition,
+        jurisdiction=jurisdiction_of("aws", region),
+        attrs={"observed_only": True, "location_status": READ},
+    )
+
+
+def transform_s3(
+    raw: Mapping[str, Any], aliases: Mapping[str, str] | None = None
+) -> Iterator[Resource | Edge]:
+    """The account's raw S3 listing → bucket resources, observed destinations and edges.
+
+    `aliases` (alias ARN → key ARN, from `kms.alias_targets`) lets `encrypted_by` point at key
+    ARNs rather than alias ARNs.
+    """
+    for bucket in raw["buckets"]:
+        yield from transform_bucket(bucket, raw, aliases or {})
+    for observed in raw["observed"]:
+        yield from transform_observed(observed, str(raw["partition"]))
