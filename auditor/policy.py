@@ -274,11 +274,16 @@ def policy_sha256(path: Path) -> str:
 def load_policy(path: Path) -> Policy:
     """Read and validate a policy file; raise PolicyError naming file, line and key."""
     try:
-        text = path.read_text("utf-8")
+        content = path.read_bytes()
+        text = content.decode("utf-8")
     except FileNotFoundError as exc:
         raise PolicyError(f"{path}: policy file not found") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PolicyError(f"{path}: cannot read policy file ({exc})") from exc
+    except IsADirectoryError as exc:
+        raise PolicyError(f"{path}: is a folder, not a policy file") from exc
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot read policy file ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise PolicyError(f"{path}: policy file is not UTF-8 text (byte {exc.start})") from exc
     located = _Located(path)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -292,7 +297,7 @@ def load_policy(path: Path) -> Policy:
     raw = located.record(node, ())
     if not isinstance(raw, dict):
         raise PolicyError(f"{path}:1: a policy is a mapping of keys, not a {type(raw).__name__}")
-    policy = _Builder(located, raw).build(hashlib.sha256(text.encode("utf-8")).hexdigest())
+    policy = _Builder(located, raw).build(hashlib.sha256(content).hexdigest())
     if located.errors:
         more = f" (and {len(located.errors) - 1} more)" if len(located.errors) > 1 else ""
         raise PolicyError(located.errors[0] + more, errors=located.errors)

@@ -170,7 +170,8 @@ def test_unreachable_endpoint_is_a_collection_failure(tmp_path, capsys):
     assert status == [("incomplete",)]
 
 
-def test_govaudit_demo_command_writes_all_three_outputs(tmp_path):
+@pytest.mark.browser
+def test_govaudit_demo_command_writes_a_report_a_reader_can_use(tmp_path, browser):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     done = subprocess.run(
         [sys.executable, "-m", "auditor", "demo", "--out", str(tmp_path / "d")],
@@ -186,3 +187,20 @@ def test_govaudit_demo_command_writes_all_three_outputs(tmp_path):
         assert str(tmp_path / "d" / name) in done.stderr
     findings = json.loads((tmp_path / "d" / "findings.json").read_text("utf-8"))
     assert len({f["check_id"] for f in findings if f["status"] == "FAIL"}) == 8
+
+    # What a committee member sees when opening the demo report.
+    failed = sum(1 for f in findings if f["status"] == "FAIL")
+    page = browser.new_page()
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    url = (tmp_path / "d" / "report.html").as_uri()
+    page.goto(url)
+    assert page.get_by_text("云州市大数据管理局").first.is_visible()
+    summary = page.locator("#summary")
+    assert summary.is_visible()
+    assert str(failed) in summary.inner_text()
+    leak = page.locator('[data-check="FLOW-001"]', has_text="yz-wl-ticketing-pii").first
+    assert leak.is_visible()
+    assert "(eu-central-1, DE)" in leak.inner_text()
+    assert requests == [url]
+    page.close()

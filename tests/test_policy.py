@@ -157,3 +157,10 @@ def test_sample_policy_is_valid():
     policy = load_policy(sample_policy_path())
     assert set(policy.classifications) == {"core", "important", "general", "public"}
     assert policy.classify({"data-class": "核心"}).classification.name == "core"
+
+
+def test_non_utf8_and_folder_give_one_line_errors(tmp_path):
+    latin = tmp_path / "latin1.yaml"
+    latin.write_bytes("organisation: {name: caf\xe9}\n".encode("latin-1"))
+    assert "not UTF-8" in error_of(latin)
+    assert "is a folder" in error_of(tmp_path)
