@@ -10,6 +10,7 @@ import pytest
 
 from auditor.cli import cli, main
 from auditor.model import Coverage, Edge, Outcome, Relation
+from auditor.policy import policy_sha256
 from auditor.store import Store
 from tests.helpers import bucket
 from tests.test_policy import MINIMAL
@@ -41,7 +42,9 @@ def seeded_db(tmp_path: Path) -> Path:
     """A database with one complete run: a core bucket in Hong Kong readable by an outsider."""
     path = tmp_path / "audit.db"
     store = Store(path)
-    run = store.begin_run(tool_version="t", policy_path=str(MINIMAL), policy_sha256="s")
+    run = store.begin_run(
+        tool_version="t", policy_path=str(MINIMAL), policy_sha256=policy_sha256(MINIMAL)
+    )
     hk = bucket("hk-core", "ap-east-1", account="111111111111", tags={"data-class": "核心"})
     store.add_records(
         run,
