@@ -23,7 +23,7 @@ from auditor import __version__, pipeline
 from auditor.errors import AuditorError, CollectionError, UsageError
 from auditor.inventories.aws import AwsTarget
 from auditor.model import Finding, Severity, Status
-from auditor.policy import Policy, load_policy
+from auditor.policy import Policy, load_policy, policy_sha256
 from auditor.store import RunInfo, Store
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 5
@@ -160,6 +160,14 @@ def _run(store: Store, run_id: int | None) -> RunInfo:
     return run
 
 
+def _policy_of_run(run: RunInfo) -> Policy | None:
+    """The policy the run was audited with, if its file is still there unchanged."""
+    path = Path(run.policy_path)
+    if run.policy_path and path.is_file() and policy_sha256(path) == run.policy_sha256:
+        return load_policy(path)
+    return None
+
+
 def _summarise(findings: Sequence[Finding], fail_on: str) -> int:
     failed = [f for f in findings if f.status is Status.FAIL]
     unknown = sum(1 for f in findings if f.status is Status.UNKNOWN)
@@ -289,6 +297,7 @@ def report(db_path: Path, out_dir: Path, run_id: int | None, policy_path: Path |
     store = _open(db_path)
     try:
         run = _run(store, run_id)
+        policy = policy or _policy_of_run(run)
         if run.checked_at is None:
             raise UsageError(f"run {run.id} has not been checked yet: run `govaudit check` first")
         paths = pipeline.report(store, policy, run, out_dir)
