@@ -317,18 +317,26 @@ def report(db_path: Path, out_dir: Path, run_id: int | None, policy_path: Path |
     show_default=True,
     help="Folder for report.html, findings.json and audit.db.",
 )
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Audit database (default: OUT/audit.db).",
+)
 @policy_option(required=False)
-def demo(out_dir: Path, policy_path: Path | None) -> int:
+def demo(out_dir: Path, db_path: Path | None, policy_path: Path | None) -> int:
     """Audit the built-in demo estate of a municipal government on a local moto server.
 
     Starts a moto server on 127.0.0.1, seeds two aws-cn accounts and one commercial
-    account with planted risks, audits them over HTTP and writes the report.
+    account with planted risks, audits them over HTTP and writes the report.  Exits 0
+    even though the planted risks fail: the demo succeeded when the report shows them.
     """
     from auditor import demo as demo_module  # late import keeps moto optional
 
     policy = load_policy(policy_path or demo_module.sample_policy_path())
     out_dir.mkdir(parents=True, exist_ok=True)
-    db_path = out_dir / "audit.db"
+    db_path = db_path or out_dir / "audit.db"
     with demo_module.moto_server() as endpoint:
         progress(f"moto server on {endpoint}; seeding the demo estate")
         scopes = demo_module.demo_scopes(endpoint)
