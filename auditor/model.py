@@ -98,6 +98,8 @@ class Outcome(StrEnum):
 
     OK = "ok"
     DENIED = "denied"
+    NOT_ENABLED = "not_enabled"
+    THROTTLED = "throttled"
     ERROR = "error"
     UNSUPPORTED = "unsupported"
 
@@ -141,6 +143,8 @@ class Coverage:
     service: str
     outcome: Outcome
     detail: str = ""
+    duration_ms: int = 0
+    api_calls: int = 0
 
 
 Record = Resource | Edge | Coverage

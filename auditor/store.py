@@ -87,6 +87,8 @@ _SCHEMA: dict[str, tuple[dict[str, type], tuple[str, ...] | str]] = {
             "service": str,
             "outcome": str,
             "detail": str,
+            "duration_ms": int,
+            "api_calls": int,
         },
         ("run_id", "provider", "account", "region", "service"),
     ),
@@ -157,6 +159,11 @@ class Store:
                 table = self.db.table(name)
                 if not table.exists():
                     table.create(columns, pk=pk, not_null={"run_id"} if name != "runs" else None)
+                    continue
+                # A database written by an older govaudit gains the newer columns, empty.
+                for column, kind in columns.items():
+                    if column not in table.columns_dict:
+                        table.add_column(column, kind)
             self.db.table("resources").create_index(["run_id", "kind"], if_not_exists=True)
             self.db.table("findings").create_index(["run_id", "status"], if_not_exists=True)
 
@@ -277,6 +284,8 @@ class Store:
                 service=row["service"],
                 outcome=Outcome(row["outcome"]),
                 detail=row["detail"] or "",
+                duration_ms=row["duration_ms"] or 0,
+                api_calls=row["api_calls"] or 0,
             )
             for row in self.db.table("coverage").rows_where(
                 "run_id = ?", [run_id], order_by="account, region, service"
@@ -369,6 +378,8 @@ def _coverage_row(run_id: int, c: Coverage) -> dict[str, Any]:
         "service": c.service,
         "outcome": c.outcome.value,
         "detail": c.detail,
+        "duration_ms": c.duration_ms,
+        "api_calls": c.api_calls,
     }
 
 

@@ -8,9 +8,11 @@ region. Regions of another partition than the target's are not attempted and get
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from functools import partial
+from itertools import groupby
 
 import boto3
 from botocore.exceptions import (
@@ -21,16 +23,25 @@ from botocore.exceptions import (
 )
 
 from auditor.errors import CollectionError
-from auditor.inventories.aws import iam, kms, s3
 from auditor.inventories.aws.calls import (
     DENIED_CODES,
     NETWORK_ERRORS,
+    NOT_ENABLED_CODES,
     REGION_DISABLED_CODES,
+    THROTTLED_CODES,
     UNSUPPORTED_CODES,
     error_code,
 )
 from auditor.inventories.aws.identity import CallerIdentity, get_caller_identity, transform_identity
-from auditor.inventories.aws.session import Clients, partition_of
+from auditor.inventories.aws.registry import (
+    Scope,
+    Service,
+    ServiceContext,
+    SharedFacts,
+    all_permissions,
+    services,
+)
+from auditor.inventories.aws.session import Clients, call_count, partition_of, reset_call_count
 from auditor.model import Coverage, Outcome, Record
 
 log = logging.getLogger(__name__)
@@ -40,9 +51,17 @@ GLOBAL = "global"
 # Used only when neither the session nor the caller names a region.
 FALLBACK_REGION = "us-east-1"
 
-PERMISSIONS: tuple[str, ...] = tuple(sorted({*iam.PERMISSIONS, *kms.PERMISSIONS, *s3.PERMISSIONS}))
+# Concurrent (service, region) collections per account; botocore clients are thread-safe.
+DEFAULT_WORKERS = 8
 
 __all__ = ["AwsTarget", "CallerIdentity", "collect_account", "collect_aws", "identify"]
+
+
+def __getattr__(name: str) -> tuple[str, ...]:
+    # PERMISSIONS is computed on first use: the service modules import this package.
+    if name == "PERMISSIONS":
+        return all_permissions()
+    raise AttributeError(name)
 
 
 @dataclass
@@ -92,80 +111,77 @@ def _outcome(err: ClientError, region: str, home: str) -> tuple[Outcome, str]:
     detail = f"{err.operation_name}: {code}"
     if code in DENIED_CODES:
         return Outcome.DENIED, detail
+    if code in THROTTLED_CODES:
+        return Outcome.THROTTLED, f"{detail} (still throttled after retries)"
+    if code in NOT_ENABLED_CODES or (code in REGION_DISABLED_CODES and region != home):
+        return Outcome.NOT_ENABLED, f"{detail} (service or region not enabled for the account)"
     if code in UNSUPPORTED_CODES:
         return Outcome.UNSUPPORTED, detail
-    if code in REGION_DISABLED_CODES and region != home:
-        return Outcome.UNSUPPORTED, f"{detail} (region not enabled for this account?)"
     return Outcome.ERROR, detail
 
 
-Produce = Callable[[], tuple[list[Record], str]]
-
-
-def _service(
-    identity: CallerIdentity, region: str, service: str, home: str, produce: Produce
-) -> Iterator[Record]:
-    """Run one service in one region; every failure becomes its coverage row."""
+def _run_service(service: Service, ctx: ServiceContext) -> list[Record]:
+    """Run one service in one region; every failure becomes its coverage row, with timings."""
+    started = time.perf_counter()
+    reset_call_count()
     try:
-        records, detail = produce()
+        records, detail = service.collect(ctx)
         outcome = Outcome.OK
     except ClientError as err:
         records = []
-        outcome, detail = _outcome(err, region, home)
+        outcome, detail = _outcome(err, ctx.region, ctx.home)
     except NETWORK_ERRORS as err:
         records, outcome, detail = [], Outcome.ERROR, type(err).__name__
-    log.info("aws %s %s %s: %s %s", identity.account, region, service, outcome.value, detail)
-    yield from records
-    yield Coverage(PROVIDER, identity.account, region, service, outcome, detail)
-
-
-def _iam(clients: Clients, identity: CallerIdentity, home: str) -> tuple[list[Record], str]:
-    raw = iam.get_iam(clients.get("iam", home))
-    records: list[Record] = list(iam.transform_iam(raw, identity.account, identity.partition))
-    return (
-        records,
-        f"{len(raw['users'])} users, {len(raw['groups'])} groups, {len(raw['roles'])} roles",
+    elapsed_ms = round((time.perf_counter() - started) * 1000)
+    calls = call_count()
+    region = GLOBAL if service.scope is Scope.GLOBAL else ctx.region
+    log.info(
+        "aws %s %s %s: %s %s (%s calls, %s ms)",
+        ctx.identity.account, region, service.name, outcome.value, detail, calls, elapsed_ms,
+    )  # fmt: skip
+    coverage = Coverage(
+        PROVIDER, ctx.identity.account, region, service.name, outcome, detail, elapsed_ms, calls
     )
+    return [*records, coverage]
 
 
-def _kms(
-    clients: Clients, identity: CallerIdentity, region: str, aliases: dict[str, str]
-) -> tuple[list[Record], str]:
-    raw = kms.get_kms(clients.get("kms", region), region)
-    aliases.update(kms.alias_targets(raw))
-    return list(kms.transform_kms(raw, identity.partition)), f"{len(raw['keys'])} keys"
-
-
-def _s3(
-    clients: Clients, identity: CallerIdentity, home: str, aliases: dict[str, str]
-) -> tuple[list[Record], str]:
-    raw = s3.get_s3(clients, identity.account, home, identity.partition)
-    unread = s3.unread_facts(raw)
-    detail = f"{len(raw['buckets'])} buckets"
-    if unread:
-        detail += "; unread: " + ", ".join(f"{k}×{n}" for k, n in sorted(unread.items()))
-    return list(s3.transform_s3(raw, aliases)), detail
+def _tasks(
+    phase: Sequence[Service], clients: Clients, identity: CallerIdentity, home: str,
+    regions: Sequence[str], facts: SharedFacts,
+) -> list[tuple[Service, ServiceContext]]:  # fmt: skip
+    tasks = []
+    for service in phase:
+        where = [home] if service.scope is Scope.GLOBAL else list(regions)
+        for region in where:
+            tasks.append((service, ServiceContext(clients, identity, region, home, facts)))
+    return tasks
 
 
 def collect_account(
-    clients: Clients, identity: CallerIdentity, home: str, regions: Sequence[str]
+    clients: Clients,
+    identity: CallerIdentity,
+    home: str,
+    regions: Sequence[str],
+    workers: int = DEFAULT_WORKERS,
 ) -> Iterator[Record]:
-    """IAM once, KMS in each region, then S3 once (it resolves KMS aliases found before)."""
-    yield from _service(identity, GLOBAL, "iam", home, lambda: _iam(clients, identity, home))
-    aliases: dict[str, str] = {}
-    for region in regions:
-        yield from _service(
-            identity,
-            region,
-            "kms",
-            home,
-            partial(_kms, clients, identity, region, aliases),
-        )
-    yield from _service(identity, GLOBAL, "s3", home, lambda: _s3(clients, identity, home, aliases))
+    """Every service in every region of one account, `workers` at a time, phase by phase.
+
+    Records are yielded as each (service, region) finishes, so the caller can store them in
+    batches while the rest is still being collected.
+    """
+    facts = SharedFacts()
+    for _, phase in groupby(services(), key=lambda s: s.phase):
+        tasks = _tasks(list(phase), clients, identity, home, regions, facts)
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            futures = [pool.submit(_run_service, service, ctx) for service, ctx in tasks]
+            for future in as_completed(futures):
+                yield from future.result()
 
 
 def collect_aws(
-    targets: Iterable[AwsTarget], regions: Sequence[str] | None = None
+    targets: Iterable[AwsTarget],
+    regions: Sequence[str] | None = None,
+    workers: int = DEFAULT_WORKERS,
 ) -> Iterator[Record]:
     """Collect every target; raises CollectionError only when a target cannot be identified."""
     for target in targets:
@@ -175,5 +191,9 @@ def collect_aws(
         log.info("aws %s (%s) as %s", identity.account, identity.partition, identity.arn)
         yield Coverage(PROVIDER, identity.account, home, "sts", Outcome.OK, identity.arn)
         yield from collect_account(
-            clients, identity, home, account_regions(target.session, identity.partition, regions)
+            clients,
+            identity,
+            home,
+            account_regions(target.session, identity.partition, regions),
+            workers,
         )

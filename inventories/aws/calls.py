@@ -31,7 +31,24 @@ DENIED_CODES = frozenset(
 )
 # What a region that is not enabled for the account answers (opt-in regions).
 REGION_DISABLED_CODES = frozenset(
-    {"UnrecognizedClientException", "InvalidClientTokenId", "AuthFailure", "OptInRequired"}
+    {"UnrecognizedClientException", "InvalidClientTokenId", "AuthFailure"}
+)
+# Still throttled after botocore's adaptive retries gave up.
+THROTTLED_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "RequestThrottled",
+        "SlowDown",
+        "ProvisionedThroughputExceededException",
+    }
+)
+# The service is not turned on for the account (not subscribed, opted out, no detector).
+NOT_ENABLED_CODES = frozenset(
+    {"OptInRequired", "SubscriptionRequiredException", "InvalidAccessException"}
 )
 UNSUPPORTED_CODES = frozenset({"NotImplemented", "UnsupportedOperation", "NotImplementedError"})
 

@@ -8,7 +8,8 @@ from typing import Any
 
 from auditor.inventories.aws.calls import attempt, clean, paginate
 from auditor.inventories.aws.policy_rights import PolicyDocumentError, rights_from_policy
-from auditor.model import Edge, Kind, Relation, Resource
+from auditor.inventories.aws.registry import Collected, Scope, Service, ServiceContext
+from auditor.model import Edge, Kind, Record, Relation, Resource
 
 # (botocore service, API operation) → the IAM action it needs.
 OPERATIONS: dict[tuple[str, str], str] = {
@@ -151,3 +152,14 @@ def transform_iam(
     yield from transform_users(raw, account, partition)
     yield from transform_groups(raw, account, partition)
     yield from transform_roles(raw, account, partition)
+
+
+def collect(ctx: ServiceContext) -> Collected:
+    """IAM once per account, from the home region."""
+    raw = get_iam(ctx.clients.get("iam", ctx.home))
+    records: list[Record] = list(transform_iam(raw, ctx.identity.account, ctx.identity.partition))
+    detail = f"{len(raw['users'])} users, {len(raw['groups'])} groups, {len(raw['roles'])} roles"
+    return records, detail
+
+
+SERVICE = Service("iam", Scope.GLOBAL, collect, OPERATIONS, phase=0)

@@ -8,6 +8,7 @@ from typing import Any
 
 from auditor.inventories.aws.calls import NOT_APPLICABLE, READ, SKIPPED, attempt, paginate
 from auditor.inventories.aws.policy_rights import PolicyDocumentError, rights_from_policy
+from auditor.inventories.aws.registry import Collected, Scope, Service, ServiceContext
 from auditor.inventories.regions import jurisdiction_of
 from auditor.model import Edge, Kind, Relation, Resource
 
@@ -172,3 +173,13 @@ def transform_kms(raw: Mapping[str, Any], partition: str) -> Iterator[Resource |
     by_key = _aliases_by_key(raw)
     for key in raw["keys"]:
         yield from transform_key(key, str(raw["region"]), partition, by_key.get(key["KeyId"], []))
+
+
+def collect(ctx: ServiceContext) -> Collected:
+    """KMS keys of one region; their aliases are shared for S3 to resolve."""
+    raw = get_kms(ctx.clients.get("kms", ctx.region), ctx.region)
+    ctx.facts.add_aliases(alias_targets(raw))
+    return list(transform_kms(raw, ctx.identity.partition)), f"{len(raw['keys'])} keys"
+
+
+SERVICE = Service("kms", Scope.REGIONAL, collect, OPERATIONS, phase=0)

@@ -17,6 +17,7 @@ from auditor.inventories.aws.policy_rights import (
     rights_from_acl,
     rights_from_policy,
 )
+from auditor.inventories.aws.registry import Collected, Scope, Service, ServiceContext
 from auditor.inventories.aws.session import Clients
 from auditor.inventories.regions import jurisdiction_of
 from auditor.model import Edge, Kind, Relation, Resource
@@ -396,3 +397,18 @@ def transform_s3(
         yield from transform_bucket(bucket, raw, aliases or {})
     for observed in raw["observed"]:
         yield from transform_observed(observed, str(raw["partition"]))
+
+
+def collect(ctx: ServiceContext) -> Collected:
+    """Every bucket of the account (one global listing), after KMS has shared its aliases."""
+    raw = get_s3(ctx.clients, ctx.identity.account, ctx.home, ctx.identity.partition)
+    unread = unread_facts(raw)
+    detail = f"{len(raw['buckets'])} buckets"
+    if unread:
+        detail += "; unread: " + ", ".join(f"{k}×{n}" for k, n in sorted(unread.items()))
+    with ctx.facts.lock:
+        aliases = dict(ctx.facts.kms_aliases)
+    return list(transform_s3(raw, aliases)), detail
+
+
+SERVICE = Service("s3", Scope.GLOBAL, collect, OPERATIONS, phase=1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import threading
 import weakref
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +46,22 @@ NEVER_CALL = frozenset(
         "GetParametersByPath",
     }
 )
+
+
+# HTTP requests sent by the current thread (retries included), for per-service API counts.
+_calls = threading.local()
+
+
+def reset_call_count() -> None:
+    _calls.count = 0
+
+
+def call_count() -> int:
+    return int(getattr(_calls, "count", 0))
+
+
+def _count_request(**_: Any) -> None:
+    _calls.count = call_count() + 1
 
 
 # Every client that carries the guard; `Clients.put` accepts no other.
@@ -109,6 +126,7 @@ def make_client(
     # request is signed, so a handler registered later cannot slip a write past the guard.
     events.register_first("before-parameter-build.*.*", _guard, unique_id="govaudit-ro-1")
     events.register_first("before-call.*.*", _guard, unique_id="govaudit-ro-2")
+    events.register("before-send.*.*", _count_request, unique_id="govaudit-count")
     if service == "s3control" and endpoint_url:
         host = urlsplit(endpoint_url).hostname or ""
         if _is_loopback_literal(host):
@@ -130,13 +148,16 @@ class Clients:
     session: boto3.Session
     endpoint_url: str | None = None
     _cache: dict[tuple[str, str], BaseClient] = field(default_factory=dict)
+    # boto3 sessions are not thread-safe while they build clients; clients themselves are.
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def get(self, service: str, region: str) -> BaseClient:
         """Return the guarded client for `service` in `region`."""
         key = (service, region)
-        if key not in self._cache:
-            self._cache[key] = make_client(self.session, service, region, self.endpoint_url)
-        return self._cache[key]
+        with self._lock:
+            if key not in self._cache:
+                self._cache[key] = make_client(self.session, service, region, self.endpoint_url)
+            return self._cache[key]
 
     def put(self, service: str, region: str, client: BaseClient) -> None:
         """Use `client` for (service, region); for tests that stub a guarded client."""
