@@ -48,8 +48,28 @@ DELEGATION = frozenset({Relation.CAN_ASSUME, Relation.MEMBER_OF})
 class Kind(StrEnum):
     """What a node is, independent of provider."""
 
-    OBJECT_STORE = "object_store"
+    # where data rests
+    OBJECT_STORE = "object_store"  # S3 bucket, Swift container, OSS bucket
+    VOLUME = "volume"  # EBS, Cinder, ECS disk
+    SNAPSHOT = "snapshot"  # EBS, RDS and cluster snapshots
+    IMAGE = "image"  # AMI, Glance image
+    DATABASE = "database"  # RDS instance or cluster, DynamoDB table
+    QUEUE = "queue"  # SQS
+    TOPIC = "topic"  # SNS
+    LOG_GROUP = "log_group"  # CloudWatch Logs
+    BACKUP_VAULT = "backup_vault"  # AWS Backup
+    REPOSITORY = "repository"  # ECR
+    SECRET = "secret"  # Secrets Manager
+    # what protects, runs or moves it
     KEY = "key"
+    INSTANCE = "instance"  # EC2 instance, Nova server
+    FUNCTION = "function"  # Lambda
+    NETWORK = "network"  # VPC
+    FIREWALL = "firewall"  # security group
+    TRAIL = "trail"  # CloudTrail trail
+    BACKUP_PLAN = "backup_plan"
+    ENDPOINT = "endpoint"  # an outside URL or address data is sent to
+    # who acts on it
     USER = "user"
     ROLE = "role"
     GROUP = "group"
@@ -57,9 +77,27 @@ class Kind(StrEnum):
     PUBLIC = "public"
     SERVICE = "service"
     FEDERATED = "federated"
+    # how the organisation is governed
+    ORG_UNIT = "org_unit"
+    ORG_POLICY = "org_policy"  # SCP, RCP
 
 
-DATA_KINDS = frozenset({Kind.OBJECT_STORE})
+# Kinds that hold data whose location, copies and keys the checks judge.
+DATA_KINDS = frozenset(
+    {
+        Kind.OBJECT_STORE,
+        Kind.VOLUME,
+        Kind.SNAPSHOT,
+        Kind.IMAGE,
+        Kind.DATABASE,
+        Kind.QUEUE,
+        Kind.TOPIC,
+        Kind.LOG_GROUP,
+        Kind.BACKUP_VAULT,
+        Kind.REPOSITORY,
+        Kind.SECRET,
+    }
+)
 PRINCIPAL_KINDS = frozenset(
     {Kind.USER, Kind.ROLE, Kind.GROUP, Kind.ACCOUNT, Kind.PUBLIC, Kind.SERVICE, Kind.FEDERATED}
 )

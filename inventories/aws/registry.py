@@ -4,6 +4,27 @@ A service module declares one `SERVICE = Service(...)`: its coverage name, wheth
 once per account (global) or in every region, the function that collects it, and the
 botocore operations it calls with the IAM action each needs.  Adding a service is one new
 module (plus its tests): nothing else lists services by hand.
+
+What a service module emits, so the checks can judge every kind the same way:
+
+- `Resource` with `kind` from `auditor.model.Kind`, `native_type` "<service>:<type>"
+  (e.g. "ec2:volume", "rds:db-snapshot"), `uid` = the ARN the API gives (build one from
+  the partition only when the API gives none), `region`, `account`, `partition`,
+  `jurisdiction=jurisdiction_of("aws", region)`, `tags`.
+- attrs, for every resource that holds data (`DATA_KINDS`):
+  `encryption_status` ("read" | "none" | "denied" | "error"; see `calls.py`),
+  `encrypted` (True/False, None when unknown), `kms_key_arn` (the key's ARN, or None), and
+  `key_owner` = "aws_owned" when the service encrypts with a key AWS owns and does not name
+  (DynamoDB's default, SSE-SQS); `tags_status`; `policy_status` where a resource policy
+  exists; `public` facts only through rights edges from "public:*".
+- Edges (Relation): `encrypted_by` resource → KMS key ARN; `replicates_to` (replicas,
+  read replicas, global tables/clusters, multi-Region keys); `copies_to` (snapshot of a
+  volume, backup copy to another vault, export to a bucket); `shared_with` resource →
+  "account:<id>" or "public:*" (snapshot/AMI sharing), together with the matching
+  `can_read` right from that principal; `delivers_logs_to` (trail → bucket, log group →
+  subscription destination); `peers_with` (VPC peering, transit-gateway peering); rights from
+  resource policies through `policy_rights.rights_from_policy`.  Evidence names the API call
+  and field, e.g. "DescribeSnapshotAttribute createVolumePermission: UserId 111122223333".
 """
 
 from __future__ import annotations
