@@ -12,6 +12,7 @@ import logging
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,7 +23,7 @@ import click
 from auditor import __version__, pipeline
 from auditor.errors import AuditorError, CollectionError, UsageError
 from auditor.inventories.aws import AwsTarget
-from auditor.model import Finding, Severity, Status
+from auditor.model import Coverage, Finding, Severity, Status
 from auditor.policy import Policy, load_policy, policy_sha256
 from auditor.store import RunInfo, Store
 
@@ -30,10 +31,55 @@ EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 5
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+PROGRESS = logging.getLogger("govaudit")
+
+
+def _settings() -> dict[str, Any]:
+    context = click.get_current_context(silent=True)
+    return dict(context.find_root().params) if context is not None else {}
+
+
 def progress(message: str) -> None:
     """Progress for people goes to stderr, so stdout stays clean for machine output."""
-    if not click.get_current_context().find_root().params.get("quiet"):
-        click.echo(message, err=True)
+    settings = _settings()
+    if settings.get("quiet"):
+        return
+    if settings.get("log_format") == "json":
+        PROGRESS.info(message)
+        return
+    # On a terminal, first clear the live meter line (see _progress_meter).
+    prefix = "\r\x1b[K" if sys.stderr.isatty() else ""
+    click.echo(prefix + message, err=True)
+
+
+def _progress_meter() -> Callable[[Coverage], None] | None:
+    """A one-line live count of collected services, on a terminal only."""
+    settings = _settings()
+    if settings.get("quiet") or settings.get("log_format") == "json" or not sys.stderr.isatty():
+        return None
+    seen = [0]
+
+    def meter(row: Coverage) -> None:
+        seen[0] += 1
+        where = f"{row.account} {row.region} {row.service}"
+        click.echo(
+            f"\r\x1b[K  collected {seen[0]}: {where} ({row.outcome.value})", err=True, nl=False
+        )
+
+    return meter
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per line, for scheduled runs whose logs a machine reads."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        return json.dumps(entry, ensure_ascii=False)
 
 
 # shared options -------------------------------------------------------------------------
@@ -107,6 +153,22 @@ def aws_options(f: F) -> F:
             default=None,
             help="Send every AWS call to this endpoint (a moto server, a VPC endpoint).",
         ),
+        click.option(
+            "--role-name",
+            default=None,
+            help="Also audit every member account of the organisation through this role "
+            "(the credentials must be the management or a delegated administrator account).",
+        ),
+        click.option(
+            "--external-id", default=None, help="sts:ExternalId to present with --role-name."
+        ),
+        click.option(
+            "--workers",
+            type=click.IntRange(1, 64),
+            default=8,
+            show_default=True,
+            help="Services and regions collected at once per account.",
+        ),
     ]
     for option in reversed(options):
         f = option(f)
@@ -125,11 +187,22 @@ def _regions(value: str | None) -> list[str] | None:
     return regions
 
 
-def _aws_scope(
-    profiles: Sequence[str], regions: list[str] | None, endpoint_url: str | None
-) -> pipeline.AwsScope:
+@dataclass(frozen=True)
+class AwsChoice:
+    """The AWS options of a command, as given."""
+
+    profiles: Sequence[str]
+    regions: str | None
+    endpoint_url: str | None
+    role_name: str | None
+    external_id: str | None
+    workers: int
+
+
+def _aws_scope(choice: AwsChoice) -> pipeline.AwsScope:
+    regions = _regions(choice.regions)
     targets = []
-    chosen: list[str | None] = list(profiles) or [None]
+    chosen: list[str | None] = list(choice.profiles) or [None]
     for profile in chosen:
         try:
             session = boto3.Session(profile_name=profile)
@@ -143,8 +216,16 @@ def _aws_scope(
                 "no AWS region: pass --regions or set one in the profile or AWS_DEFAULT_REGION"
             )
         label = f"profile {profile}" if profile else "default credentials"
-        targets.append(AwsTarget(session, endpoint_url=endpoint_url, label=label))
-    return pipeline.AwsScope(targets=targets, regions=regions)
+        targets.append(
+            AwsTarget(
+                session,
+                endpoint_url=choice.endpoint_url,
+                label=label,
+                role_name=choice.role_name,
+                external_id=choice.external_id,
+            )
+        )
+    return pipeline.AwsScope(targets=targets, regions=regions, workers=choice.workers)
 
 
 def _open(db_path: Path) -> Store:
@@ -187,14 +268,30 @@ def _summarise(findings: Sequence[Finding], fail_on: str) -> int:
 @click.version_option(__version__, prog_name="govaudit")
 @click.option("-v", "--verbose", count=True, help="More detail on stderr (-vv for debug).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
-def cli(verbose: int, quiet: bool) -> None:
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: progress and logs as one JSON object per line (for scheduled runs).",
+)
+def cli(verbose: int, quiet: bool, log_format: str) -> None:
     """govaudit: audit government clouds for data sovereignty and responsibility.
 
     政务云数据主权与责任审计: where data sits and where its copies go, who holds rights
     on it, and who is accountable for it.
     """
-    level = logging.WARNING - 10 * verbose if not quiet else logging.ERROR
-    logging.basicConfig(level=max(level, logging.DEBUG), stream=sys.stderr, format="%(message)s")
+    level = logging.ERROR if quiet else logging.WARNING - 10 * verbose
+    handler = logging.StreamHandler(sys.stderr)
+    if log_format == "json":
+        handler.setFormatter(JsonLogFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(max(level, logging.DEBUG))
+    # Progress lines are INFO; in JSON mode they are the log, so they always pass.
+    PROGRESS.setLevel(logging.INFO if log_format == "json" and not quiet else logging.NOTSET)
 
 
 @cli.command()
@@ -207,10 +304,8 @@ def audit(
     policy_path: Path,
     db_path: Path,
     out_dir: Path,
-    profiles: tuple[str, ...],
-    regions: str | None,
-    endpoint_url: str | None,
     fail_on: str,
+    **aws: Any,
 ) -> int:
     """Collect, check and report in one go (a new run in the database).
 
@@ -220,7 +315,7 @@ def audit(
           --profile gov-prod --regions cn-north-1,cn-northwest-1
     """
     policy = load_policy(policy_path)
-    scope = _aws_scope(profiles, _regions(regions), endpoint_url)
+    scope = _aws_scope(AwsChoice(**aws))
     return _audit(policy, db_path, out_dir, [scope], fail_on)
 
 
@@ -229,7 +324,7 @@ def _audit(
 ) -> int:
     store = _open(db_path)
     try:
-        run = pipeline.collect(store, policy, scopes)
+        run = pipeline.collect(store, policy, scopes, _progress_meter())
         gaps = pipeline.coverage_gaps(store.coverage(run.id))
         progress(
             f"run {run.id}: collected {len(run.accounts)} account(s), "
@@ -249,19 +344,13 @@ def _audit(
 @policy_option()
 @db_option
 @aws_options
-def collect(
-    policy_path: Path,
-    db_path: Path,
-    profiles: tuple[str, ...],
-    regions: str | None,
-    endpoint_url: str | None,
-) -> int:
+def collect(policy_path: Path, db_path: Path, **aws: Any) -> int:
     """Inventory the cloud into a new run of the database (read-only API calls)."""
     policy = load_policy(policy_path)
-    scope = _aws_scope(profiles, _regions(regions), endpoint_url)
+    scope = _aws_scope(AwsChoice(**aws))
     store = _open(db_path)
     try:
-        run = pipeline.collect(store, policy, [scope])
+        run = pipeline.collect(store, policy, [scope], _progress_meter())
         gaps = pipeline.coverage_gaps(store.coverage(run.id))
     finally:
         store.close()
@@ -373,6 +462,25 @@ def list_checks(as_json: bool) -> int:
         return EXIT_OK
     for m in catalog:
         click.echo(f"{m.id:<9} {m.severity.value:<9} {m.theme.value:<15} {m.title}")
+    return EXIT_OK
+
+
+@cli.command(name="iam-policy")
+@click.option(
+    "--role-name",
+    default=None,
+    help="Add the statement that lets the caller assume this role in member accounts.",
+)
+def iam_policy(role_name: str | None) -> int:
+    """Print the least-privilege IAM policy for the role or user govaudit runs as.
+
+    \b
+    Example:
+      govaudit iam-policy > govaudit-readonly.json
+      aws iam create-policy --policy-name govaudit-readonly \\
+          --policy-document file://govaudit-readonly.json
+    """
+    click.echo(json.dumps(pipeline.least_privilege_policy(role_name), indent=2))
     return EXIT_OK
 
 

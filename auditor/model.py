@@ -59,7 +59,7 @@ class Kind(StrEnum):
     LOG_GROUP = "log_group"  # CloudWatch Logs
     BACKUP_VAULT = "backup_vault"  # AWS Backup
     REPOSITORY = "repository"  # ECR
-    SECRET = "secret"  # Secrets Manager
+    SECRET = "secret"  # noqa: S105 - Secrets Manager: a kind of resource, not a password
     # what protects, runs or moves it
     KEY = "key"
     INSTANCE = "instance"  # EC2 instance, Nova server

@@ -8,14 +8,16 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 from auditor import __version__
 from auditor.checking import CheckContext, CheckMeta, load_checks, run_checks
 from auditor.graph import build_graph
 from auditor.inventories.aws import AwsTarget, collect_aws
+from auditor.inventories.aws.registry import all_permissions
 from auditor.inventories.regions import jurisdiction_of, table_version
 from auditor.model import Coverage, Finding, Record, Resource, Severity, Status
 from auditor.policy import Policy
@@ -31,6 +33,7 @@ class AwsScope:
 
     targets: Sequence[AwsTarget]
     regions: Sequence[str] | None = None
+    workers: int = 8
 
 
 def _with_overrides(records: Iterable[Record], policy: Policy) -> Iterator[Record]:
@@ -42,14 +45,33 @@ def _with_overrides(records: Iterable[Record], policy: Policy) -> Iterator[Recor
         yield record
 
 
-def collect(store: Store, policy: Policy, scopes: Sequence[AwsScope]) -> RunInfo:
-    """Inventory every scope into a new run; the run stays incomplete if this fails."""
+def _observed(
+    records: Iterable[Record], on_coverage: Callable[[Coverage], None]
+) -> Iterator[Record]:
+    for record in records:
+        if isinstance(record, Coverage):
+            on_coverage(record)
+        yield record
+
+
+def collect(
+    store: Store,
+    policy: Policy,
+    scopes: Sequence[AwsScope],
+    on_coverage: Callable[[Coverage], None] | None = None,
+) -> RunInfo:
+    """Inventory every scope into a new run; the run stays incomplete if this fails.
+
+    `on_coverage` hears of each (account, region, service) as it finishes: progress.
+    """
     run_id = store.begin_run(
         tool_version=__version__, policy_path=policy.path, policy_sha256=policy.sha256
     )
     log.info("run %s: collecting", run_id)
     for scope in scopes:
-        records = collect_aws(scope.targets, scope.regions)
+        records = collect_aws(scope.targets, scope.regions, scope.workers)
+        if on_coverage is not None:
+            records = _observed(records, on_coverage)
         store.add_records(run_id, _with_overrides(records, policy))
     coverage = store.coverage(run_id)
     store.finish_run(
@@ -100,3 +122,25 @@ def check_catalog() -> list[CheckMeta]:
 
 def coverage_gaps(coverage: Iterable[Coverage]) -> list[Coverage]:
     return [c for c in coverage if c.outcome.value != "ok"]
+
+
+def least_privilege_policy(role_name: str | None = None) -> dict[str, Any]:
+    """The IAM policy that allows exactly the read calls govaudit's adapters make."""
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "GovauditReadOnly",
+            "Effect": "Allow",
+            "Action": list(all_permissions()),
+            "Resource": "*",
+        }
+    ]
+    if role_name:
+        statements.append(
+            {
+                "Sid": "GovauditAssumeAuditRole",
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Resource": f"arn:*:iam::*:role/{role_name}",
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}

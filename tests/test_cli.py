@@ -156,3 +156,37 @@ def test_python_dash_m_auditor_works():
     )
     assert done.returncode == 0
     assert "govaudit" in done.stdout
+
+
+def test_iam_policy_covers_every_call_the_adapters_make(capsys):
+    from auditor.inventories.aws.registry import all_operations
+
+    code, out, _ = run_main(["iam-policy"], capsys)
+    assert code == 0
+    policy = json.loads(out)
+    (statement,) = policy["Statement"]
+    assert statement["Effect"] == "Allow"
+    actions = set(statement["Action"])
+    needed = {a for a in all_operations().values() if a and a != "sts:GetCallerIdentity"}
+    assert needed == actions
+    assert all(a.split(":")[1][:1].isupper() for a in actions)
+    writes = ("Put", "Create", "Delete", "Update", "Attach", "Modify", "Tag", "Untag", "Set")
+    assert not [a for a in actions if a.split(":")[1].startswith(writes)]
+
+    code, out, _ = run_main(["iam-policy", "--role-name", "GovauditAudit"], capsys)
+    assume = json.loads(out)["Statement"][1]
+    assert assume["Action"] == "sts:AssumeRole"
+    assert assume["Resource"] == "arn:*:iam::*:role/GovauditAudit"
+
+
+def test_json_log_format_writes_one_object_per_line(tmp_path, capsys):
+    db = seeded_db(tmp_path)
+    code, out, err = run_main(
+        ["--log-format", "json", "check", "--policy", str(MINIMAL), "--db", str(db)], capsys
+    )
+    assert code == 1
+    assert out == ""
+    entries = [json.loads(line) for line in err.splitlines() if line.strip()]
+    assert entries
+    assert any("FAIL" in e["message"] for e in entries)
+    assert all({"time", "level", "logger", "message"} <= set(e) for e in entries)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from itertools import groupby
@@ -23,6 +23,7 @@ from botocore.exceptions import (
 )
 
 from auditor.errors import CollectionError
+from auditor.inventories.aws.accounts import assumed_session, role_arn
 from auditor.inventories.aws.calls import (
     DENIED_CODES,
     NETWORK_ERRORS,
@@ -51,6 +52,7 @@ GLOBAL = "global"
 # Used only when neither the session nor the caller names a region.
 FALLBACK_REGION = "us-east-1"
 
+NOT_OPTED_IN = "opt-in region not enabled for the account"
 # Concurrent (service, region) collections per account; botocore clients are thread-safe.
 DEFAULT_WORKERS = 8
 
@@ -66,11 +68,20 @@ def __getattr__(name: str) -> tuple[str, ...]:
 
 @dataclass
 class AwsTarget:
-    """One set of credentials to audit (one account), optionally against a custom endpoint."""
+    """One set of credentials to audit (one account), optionally against a custom endpoint.
+
+    With `role_name`, the target is an organisation's management (or delegated
+    administrator) account: every other active member account is audited too, through that
+    role.  A member whose role cannot be assumed becomes a coverage row, not a failure.
+    """
 
     session: boto3.Session
     endpoint_url: str | None = None
     label: str = ""
+    role_name: str | None = None
+    external_id: str | None = None
+    # A target the user named must work (exit 3 otherwise); a discovered member need not.
+    required: bool = True
 
 
 def home_region(session: boto3.Session, regions: Sequence[str] | None) -> str:
@@ -98,12 +109,39 @@ def identify(clients: Clients, home: str, label: str = "") -> CallerIdentity:
 
 
 def account_regions(
-    session: boto3.Session, partition: str, regions: Sequence[str] | None
-) -> list[str]:
-    """Requested regions of the target's partition, else every KMS region botocore knows there."""
-    if regions is None:
-        return list(session.get_available_regions("kms", partition_name=partition))
-    return [r for r in regions if partition_of(session, r) == partition]
+    clients: Clients, identity: CallerIdentity, home: str, regions: Sequence[str] | None
+) -> tuple[list[str], list[Coverage]]:
+    """Regions to collect, and a coverage row for each region skipped as not enabled.
+
+    Requested regions are kept when they belong to the caller's partition.  With none
+    requested, every region botocore knows in the partition, less opt-in regions the account
+    has not enabled (EC2 DescribeRegions says which; if it cannot, all are tried).
+    """
+    session, partition = clients.session, identity.partition
+    if regions is not None:
+        return [r for r in regions if partition_of(session, r) == partition], []
+    known = list(session.get_available_regions("kms", partition_name=partition))
+    try:
+        answer = clients.get("ec2", home).describe_regions(AllRegions=True)
+    except (ClientError, *NETWORK_ERRORS) as err:
+        log.info("aws %s: DescribeRegions failed (%s); trying every region", identity.account, err)
+        return known, []
+    disabled = {
+        r["RegionName"] for r in answer.get("Regions", []) if r.get("OptInStatus") == "not-opted-in"
+    }
+    skipped = [
+        Coverage(
+            PROVIDER,
+            identity.account,
+            r,
+            "region",
+            Outcome.NOT_ENABLED,
+            "opt-in region not enabled",
+        )
+        for r in known
+        if r in disabled
+    ]
+    return [r for r in known if r not in disabled], skipped
 
 
 def _outcome(err: ClientError, region: str, home: str) -> tuple[Outcome, str]:
@@ -183,17 +221,50 @@ def collect_aws(
     regions: Sequence[str] | None = None,
     workers: int = DEFAULT_WORKERS,
 ) -> Iterator[Record]:
-    """Collect every target; raises CollectionError only when a target cannot be identified."""
+    """Collect every target; only a named target that cannot be identified raises."""
     for target in targets:
         clients = Clients(target.session, target.endpoint_url)
         home = home_region(target.session, regions)
-        identity = identify(clients, home, target.label)
+        try:
+            identity = identify(clients, home, target.label)
+        except CollectionError as err:
+            if target.required:
+                raise
+            yield Coverage(PROVIDER, target.label, home, "sts", Outcome.DENIED, str(err))
+            continue
         log.info("aws %s (%s) as %s", identity.account, identity.partition, identity.arn)
         yield Coverage(PROVIDER, identity.account, home, "sts", Outcome.OK, identity.arn)
-        yield from collect_account(
-            clients,
-            identity,
-            home,
-            account_regions(target.session, identity.partition, regions),
-            workers,
+        chosen, skipped = account_regions(clients, identity, home, regions)
+        yield from skipped
+        yield from collect_account(clients, identity, home, chosen, workers)
+        if target.role_name:
+            members = yield from _member_targets(clients, target, identity, home)
+            yield from collect_aws(members, regions, workers)
+
+
+def _member_targets(
+    clients: Clients, target: AwsTarget, identity: CallerIdentity, home: str
+) -> Generator[Record, None, list[AwsTarget]]:
+    """The organisation's other active accounts, each through the audit role."""
+    # Imported here: the organizations module is itself a service of this package.
+    from auditor.inventories.aws.organizations import list_member_accounts
+
+    assert target.role_name is not None
+    try:
+        members = list_member_accounts(clients, home)
+    except ClientError as err:
+        detail = f"cannot list member accounts for --role-name: {error_code(err)}"
+        yield Coverage(PROVIDER, identity.account, GLOBAL, "organizations", Outcome.DENIED, detail)
+        return []
+    found = []
+    for member in members:
+        if member["id"] == identity.account or member.get("status") != "ACTIVE":
+            continue
+        arn = role_arn(identity.partition, member["id"], target.role_name)
+        session = assumed_session(
+            target.session, arn, home, target.endpoint_url, target.external_id
         )
+        label = f"{member['id']} via {arn}"
+        found.append(AwsTarget(session, target.endpoint_url, label, required=False))
+    log.info("aws %s: %s member account(s) to audit", identity.account, len(found))
+    return found

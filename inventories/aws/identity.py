@@ -11,7 +11,11 @@ from auditor.inventories.aws.calls import clean
 log = logging.getLogger(__name__)
 
 PERMISSIONS: tuple[str, ...] = ()  # sts:GetCallerIdentity needs no permission
-OPERATIONS: dict[tuple[str, str], str] = {("sts", "GetCallerIdentity"): "sts:GetCallerIdentity"}
+OPERATIONS: dict[tuple[str, str], str] = {
+    ("sts", "GetCallerIdentity"): "sts:GetCallerIdentity",
+    # Which opt-in regions the account has enabled, when no --regions are given.
+    ("ec2", "DescribeRegions"): "ec2:DescribeRegions",
+}
 
 
 @dataclass(frozen=True, slots=True)
