@@ -115,8 +115,12 @@ def _hop(graph: nx.MultiDiGraph[str], u: str, v: str, relations: frozenset[Relat
     raise KeyError((u, v))
 
 
-def data_reaches(graph: nx.MultiDiGraph[str], uid: str) -> dict[str, tuple[Hop, ...]]:
+def data_reaches(
+    graph: nx.MultiDiGraph[str], uid: str, relations: frozenset[Relation] = DATA_FLOW
+) -> dict[str, tuple[Hop, ...]]:
     """Every node the data of `uid` (or a copy of it) can reach, with the shortest path.
+
+    `relations` narrows the mechanisms followed (say, replication only).
 
     >>> from auditor.model import Edge, Relation
     >>> g = build_graph([], [Edge("a", "b", Relation.REPLICATES_TO, "rule 1"),
@@ -126,10 +130,10 @@ def data_reaches(graph: nx.MultiDiGraph[str], uid: str) -> dict[str, tuple[Hop, 
     """
     if uid not in graph:
         return {}
-    flows = _edges_of(graph, DATA_FLOW)
+    flows = _edges_of(graph, relations)
     paths = nx.single_source_shortest_path(flows, uid)
     return {
-        node: tuple(_hop(graph, a, b, DATA_FLOW) for a, b in itertools.pairwise(path))
+        node: tuple(_hop(graph, a, b, relations) for a, b in itertools.pairwise(path))
         for node, path in paths.items()
         if node != uid
     }

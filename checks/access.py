@@ -14,7 +14,7 @@ from auditor.checks.common import (
     unknown,
     unreadable,
 )
-from auditor.model import RIGHTS, Kind, Relation, Severity, Status
+from auditor.model import DATA_KINDS, RIGHTS, Kind, Relation, Severity, Status
 
 
 @check(
@@ -24,9 +24,9 @@ from auditor.model import RIGHTS, Kind, Relation, Severity, Status
         theme=Theme.ACCESS,
         severity=Severity.CRITICAL,
         fails_when=(
-            "a bucket policy or ACL lets anyone (Principal *, AllUsers, AuthenticatedUsers) read "
-            "a bucket whose class does not allow public access, and no public access block "
-            "neutralises it"
+            "a resource policy, ACL or sharing setting lets anyone (Principal *, AllUsers, "
+            "AuthenticatedUsers, a snapshot or image shared with all) read data whose class "
+            "does not allow public access, and no public access block neutralises it"
         ),
         frameworks=(
             "CIS AWS Foundations 5.0 2.1.4",
@@ -45,37 +45,37 @@ from auditor.model import RIGHTS, Kind, Relation, Severity, Status
     )
 )
 def data_readable_by_anyone(ctx: CheckContext) -> Iterator[Result]:
-    for bucket in own_resources(ctx, Kind.OBJECT_STORE):
-        cls = classification_of(ctx, bucket).classification
+    for resource in own_resources(ctx, *DATA_KINDS):
+        cls = classification_of(ctx, resource).classification
         public, hedged = [], []
-        for src, _, data in ctx.graph.in_edges(bucket.uid, data=True):
+        for src, _, data in ctx.graph.in_edges(resource.uid, data=True):
             if src.startswith("public:") and data["relation"] == Relation.CAN_READ:
                 if not data["conditions"]:
                     public.append(data["evidence"])
                 elif not narrowed(data["conditions"]):
                     hedged.append(f"{data['evidence']} [if {conditions_text(data['conditions'])}]")
         if public and cls.allow_public:
-            message = f"{bucket.name} is public and its class {cls.name} allows public access"
-            yield Result(bucket, Status.PASS, message, tuple(public))
+            message = f"{resource.name} is public and its class {cls.name} allows public access"
+            yield Result(resource, Status.PASS, message, tuple(public))
         elif public:
-            message = f"anyone can read {bucket.name}, which holds {cls.name} data"
-            yield Result(bucket, Status.FAIL, message, tuple(public))
-        elif missing := unreadable(bucket, "policy", "acl"):
-            yield unknown(bucket, missing)
+            message = f"anyone can read {resource.name}, which holds {cls.name} data"
+            yield Result(resource, Status.FAIL, message, tuple(public))
+        elif missing := unreadable(resource, "policy", "acl", "sharing"):
+            yield unknown(resource, missing)
         elif hedged and not cls.allow_public:
             message = (
-                f"anyone may read {bucket.name} ({cls.name}) under conditions govaudit does "
+                f"anyone may read {resource.name} ({cls.name}) under conditions govaudit does "
                 "not evaluate; review them"
             )
-            yield Result(bucket, Status.UNKNOWN, message, tuple(hedged))
+            yield Result(resource, Status.UNKNOWN, message, tuple(hedged))
         else:
-            blocked = bucket.attrs.get("public_grants_blocked") or []
+            blocked = resource.attrs.get("public_grants_blocked") or []
             note = (
                 f"; {len(blocked)} public grant(s) neutralised by Block Public Access"
                 if blocked
                 else ""
             )
-            yield Result(bucket, Status.PASS, f"{bucket.name} is not publicly readable{note}")
+            yield Result(resource, Status.PASS, f"{resource.name} is not publicly readable{note}")
 
 
 @check(
@@ -101,7 +101,7 @@ def data_readable_by_anyone(ctx: CheckContext) -> Iterator[Result]:
 )
 def grants_to_outside_accounts(ctx: CheckContext) -> Iterator[Result]:
     relations = RIGHTS | {Relation.CAN_ASSUME}
-    for resource in own_resources(ctx, Kind.OBJECT_STORE, Kind.KEY, Kind.ROLE):
+    for resource in own_resources(ctx, *DATA_KINDS, Kind.KEY, Kind.ROLE, Kind.FUNCTION):
         outside = []
         for src, _, data in ctx.graph.in_edges(resource.uid, data=True):
             if data["relation"] in relations and party_of(ctx, src)[0] == "external":

@@ -7,7 +7,9 @@ from collections.abc import Iterator
 from auditor.checking import CheckContext, CheckMeta, Result, Theme, check
 from auditor.checks.common import classification_of, own_resources, unknown, unreadable
 from auditor.graph import data_reaches, explain_path
-from auditor.model import Kind, Severity, Status
+from auditor.model import DATA_KINDS, Relation, Severity, Status
+
+REPLICATION = frozenset({Relation.REPLICATES_TO})
 
 
 @check(
@@ -17,8 +19,9 @@ from auditor.model import Kind, Severity, Status
         theme=Theme.FLOW,
         severity=Severity.CRITICAL,
         fails_when=(
-            "following replication rules transitively from a store reaches a store whose "
-            "country is not allowed for the source's classification"
+            "following replication (S3 rules, DynamoDB replicas, secret and registry "
+            "replication) transitively from a store reaches a store whose country is not "
+            "allowed for the source's classification"
         ),
         frameworks=(
             "GB/T 22239-2019 8.2.4.5(a)",
@@ -36,13 +39,15 @@ from auditor.model import Kind, Severity, Status
     )
 )
 def replication_leaves_jurisdiction(ctx: CheckContext) -> Iterator[Result]:
-    for source in own_resources(ctx, Kind.OBJECT_STORE):
+    for source in own_resources(ctx, *DATA_KINDS):
+        if source.native_type.startswith("rds:"):
+            continue  # database replicas and global clusters are FLOW-002's
         missing = unreadable(source, "replication")
         if missing:
             yield unknown(source, missing)
             continue
         cls = classification_of(ctx, source).classification
-        reached = data_reaches(ctx.graph, source.uid)
+        reached = data_reaches(ctx.graph, source.uid, REPLICATION)
         leaks, unknowns = [], []
         for node, path in sorted(reached.items()):
             allowed = cls.allows(ctx.graph.nodes[node].get("jurisdiction"))

@@ -14,7 +14,7 @@ from auditor.checks.common import (
     unreadable,
 )
 from auditor.graph import explain_path, who_can
-from auditor.model import Kind, Relation, Resource, Severity, Status
+from auditor.model import DATA_KINDS, Kind, Relation, Resource, Severity, Status
 
 # S3 server-side encryption that leaves the key with the provider.
 PROVIDER_HELD = {"AES256": "S3-managed keys (SSE-S3)"}
@@ -27,8 +27,9 @@ PROVIDER_HELD = {"AES256": "S3-managed keys (SSE-S3)"}
         theme=Theme.KEY,
         severity=Severity.HIGH,
         fails_when=(
-            "a store whose class requires customer key custody has no encryption, SSE-S3, "
-            "or a KMS key managed by the provider (alias/aws/*)"
+            "a data store whose class requires customer key custody is unencrypted, or "
+            "encrypted with a key the provider owns or manages (SSE-S3, alias/aws/*, "
+            "DynamoDB's and SQS's default keys)"
         ),
         frameworks=(
             "GB/T 22239-2019 8.2.4.5(e)",
@@ -47,7 +48,7 @@ PROVIDER_HELD = {"AES256": "S3-managed keys (SSE-S3)"}
     )
 )
 def restricted_data_without_customer_key(ctx: CheckContext) -> Iterator[Result]:
-    for store in own_resources(ctx, Kind.OBJECT_STORE):
+    for store in own_resources(ctx, *DATA_KINDS):
         verdict = classification_of(ctx, store)
         cls = verdict.classification
         if cls.key_custody in ("any", "provider_managed"):
@@ -58,24 +59,52 @@ def restricted_data_without_customer_key(ctx: CheckContext) -> Iterator[Result]:
         if missing:
             yield unknown(store, missing)
             continue
-        yield _judge_encryption(ctx, store, f"{store.name} ({cls.name}, {verdict.reason})")
+        label = f"{store.name} ({cls.name}, {verdict.reason})"
+        if store.native_type == "s3:bucket":
+            yield _judge_bucket(ctx, store, label)
+        else:
+            yield _judge_store(ctx, store, label)
 
 
-def _judge_encryption(ctx: CheckContext, store: Resource, label: str) -> Result:
+def _key_of(ctx: CheckContext, store: Resource) -> str | None:
+    for _, dst, data in ctx.graph.out_edges(store.uid, data=True):
+        if data["relation"] == Relation.ENCRYPTED_BY:
+            return str(dst)
+    return None
+
+
+def _judge_bucket(ctx: CheckContext, store: Resource, label: str) -> Result:
     algorithm = store.attrs.get("sse_algorithm")
     if not algorithm:
         return Result(store, Status.FAIL, f"{label} has no default encryption")
     if algorithm in PROVIDER_HELD:
         return Result(store, Status.FAIL, f"{label} is encrypted with {PROVIDER_HELD[algorithm]}")
-    keys = [
-        dst
-        for _, dst, data in ctx.graph.out_edges(store.uid, data=True)
-        if data["relation"] == Relation.ENCRYPTED_BY
-    ]
-    if not keys:
+    key = _key_of(ctx, store)
+    if key is None:
         # SSE-KMS without a key id means the AWS-managed key aws/s3.
         return Result(store, Status.FAIL, f"{label} uses the AWS-managed key aws/s3")
-    key = keys[0]
+    return _judge_key(ctx, store, label, key)
+
+
+def _judge_store(ctx: CheckContext, store: Resource, label: str) -> Result:
+    """Any data store but a bucket, through the attrs every adapter sets the same way."""
+    encrypted = store.attrs.get("encrypted")
+    if encrypted is False:
+        return Result(store, Status.FAIL, f"{label} is not encrypted")
+    owner = store.attrs.get("key_owner")
+    if owner in ("aws_owned", "aws_managed"):
+        held = "a key AWS owns" if owner == "aws_owned" else "an AWS-managed key"
+        return Result(store, Status.FAIL, f"{label} is encrypted with {held}")
+    key = _key_of(ctx, store)
+    if key is not None:
+        return _judge_key(ctx, store, label, key)
+    if encrypted is True:
+        message = f"{label} is encrypted, but the adapter could not tell with whose key"
+        return Result(store, Status.UNKNOWN, message)
+    return Result(store, Status.UNKNOWN, f"{label}: encryption unknown")
+
+
+def _judge_key(ctx: CheckContext, store: Resource, label: str, key: str) -> Result:
     evidence = (f"{store.uid} —encrypted_by→ {key}",)
     key_resource = ctx.resources.get(key)
     if key_resource is None:

@@ -14,10 +14,10 @@ from auditor.checks.common import (
     unreadable,
     weighted,
 )
-from auditor.model import RIGHTS, Kind, Relation, Resource, Severity, Status
+from auditor.model import DATA_KINDS, RIGHTS, Kind, Relation, Resource, Severity, Status
 from auditor.policy import TrustedParty
 
-OWNED_KINDS = (Kind.OBJECT_STORE, Kind.KEY, Kind.ROLE, Kind.USER)
+OWNED_KINDS = (*sorted(DATA_KINDS), Kind.KEY, Kind.ROLE, Kind.USER, Kind.FUNCTION, Kind.INSTANCE)
 CONTRACT_WARNING_DAYS = 30
 
 
@@ -114,7 +114,7 @@ def _inherited_owner(ctx: CheckContext, resource: Resource, severity: Severity) 
     )
 )
 def vendor_rights_after_contract(ctx: CheckContext) -> Iterator[Result]:
-    for resource in own_resources(ctx, Kind.OBJECT_STORE, Kind.KEY, Kind.ROLE):
+    for resource in own_resources(ctx, *DATA_KINDS, Kind.KEY, Kind.ROLE, Kind.FUNCTION):
         held = _vendor_rights(ctx, resource)
         if not held:
             continue

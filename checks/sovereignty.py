@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from auditor.checking import CheckContext, CheckMeta, Result, Theme, check
 from auditor.checks.common import classification_of, own_resources, weighted
-from auditor.model import Kind, Severity, Status
+from auditor.model import DATA_KINDS, Kind, Severity, Status
 
 
 @check(
@@ -35,7 +35,7 @@ from auditor.model import Kind, Severity, Status
     )
 )
 def data_outside_allowed_jurisdictions(ctx: CheckContext) -> Iterator[Result]:
-    for resource in own_resources(ctx, Kind.OBJECT_STORE, Kind.KEY):
+    for resource in own_resources(ctx, *DATA_KINDS, Kind.KEY):
         verdict = classification_of(ctx, resource)
         cls = verdict.classification
         where = f"{resource.region or 'unknown region'} ({resource.jurisdiction or '?'})"
