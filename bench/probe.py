@@ -1,0 +1,73 @@
+"""Child process of the bench: one collection, measured from inside (bench only).
+
+Prints one JSON line: wall time, logical API calls (botocore operations), HTTP requests
+(retries included), logical calls repeated with identical parameters, resources stored.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from auditor.inventories.aws import AwsTarget
+from auditor.pipeline import AwsScope, collect
+from auditor.policy import load_policy
+from auditor.store import Store
+
+CHINA = ["cn-north-1", "cn-northwest-1"]
+COMMERCIAL = ["ap-east-1", "eu-central-1"]
+
+
+def main(endpoint: str, db_path: str, policy_path: str, workers: int) -> None:
+    calls: Counter[str] = Counter()
+
+    def record(model: Any, params: Any, **_: Any) -> None:
+        body = json.dumps(params, sort_keys=True, default=str)
+        calls[f"{model.service_model.service_name}.{model.name} {body}"] += 1
+
+    scopes = []
+    for regions in (CHINA, COMMERCIAL):
+        session = boto3.Session(
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",  # noqa: S106 - moto accepts any key
+            region_name=regions[0],
+        )
+        session.events.register("before-call", record)
+        target = AwsTarget(session, endpoint_url=endpoint, label=regions[0])
+        scopes.append(AwsScope(targets=[target], regions=regions, workers=workers))
+
+    store = Store(Path(db_path))
+    started = time.perf_counter()
+    run = collect(store, load_policy(Path(policy_path)), scopes)
+    wall = time.perf_counter() - started
+    con = sqlite3.connect(db_path)
+    count = "select count(*) from resources where run_id = ?"
+    resources = con.execute(count, [run.id]).fetchone()[0]
+    total = "select sum(api_calls) from coverage where run_id = ?"
+    requests = con.execute(total, [run.id]).fetchone()[0]
+    by_operation: Counter[str] = Counter()
+    for key, n in calls.items():
+        by_operation[key.split(" ", 1)[0]] += n
+    print(
+        json.dumps(
+            {
+                "wall_s": round(wall, 2),
+                "resources": resources,
+                "logical_calls": sum(calls.values()),
+                "http_requests": requests or 0,
+                "repeated_calls": sum(n - 1 for n in calls.values() if n > 1),
+                "calls_by_operation": dict(by_operation.most_common()),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]))
