@@ -13,7 +13,7 @@ from tests.helpers import bucket, policy
 
 
 def fake_collection(names: list[str], fail_after: int | None = None):
-    def collect_aws(targets, regions) -> Iterator[Record]:
+    def collect_aws(targets, regions, workers) -> Iterator[Record]:
         for i, name in enumerate(names):
             if fail_after is not None and i == fail_after:
                 raise KeyboardInterrupt  # as when the operator presses Ctrl-C mid-collection

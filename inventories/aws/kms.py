@@ -1,13 +1,19 @@
-"""KMS keys of one region: custody facts (origin, manager, state, replicas) and policy rights."""
+"""KMS keys of one region: custody facts (origin, manager, state, replicas), policy rights and
+grants (a grant hands out Decrypt without touching the key policy)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from functools import partial
 from typing import Any
 
 from auditor.inventories.aws.calls import NOT_APPLICABLE, READ, SKIPPED, attempt, paginate
-from auditor.inventories.aws.policy_rights import PolicyDocumentError, rights_from_policy
+from auditor.inventories.aws.policy_rights import (
+    PolicyDocumentError,
+    normalise_principal,
+    rights_from_policy,
+)
 from auditor.inventories.aws.registry import Collected, Scope, Service, ServiceContext
 from auditor.inventories.regions import jurisdiction_of
 from auditor.model import Edge, Kind, Relation, Resource
@@ -20,10 +26,25 @@ OPERATIONS: dict[tuple[str, str], str] = {
     ("kms", "GetKeyPolicy"): "kms:GetKeyPolicy",
     ("kms", "GetKeyRotationStatus"): "kms:GetKeyRotationStatus",
     ("kms", "ListResourceTags"): "kms:ListResourceTags",
+    ("kms", "ListGrants"): "kms:ListGrants",
 }
 PERMISSIONS: tuple[str, ...] = tuple(sorted(set(OPERATIONS.values())))
 
 NATIVE_TYPE = "kms:key"
+
+# Grant operations → the right they give the grantee on the key.
+GRANT_RIGHTS: tuple[tuple[str, Relation], ...] = (
+    ("Decrypt", Relation.CAN_DECRYPT),
+    ("ReEncryptFrom", Relation.CAN_DECRYPT),
+    ("GenerateDataKey", Relation.CAN_DECRYPT),
+    ("GenerateDataKeyPair", Relation.CAN_DECRYPT),
+    ("GenerateDataKeyWithoutPlaintext", Relation.CAN_DECRYPT),
+    ("GenerateDataKeyPairWithoutPlaintext", Relation.CAN_DECRYPT),
+    # Creating grants hands out any operation; retiring them takes access away from others.
+    ("CreateGrant", Relation.CAN_ADMIN),
+    ("RetireGrant", Relation.CAN_ADMIN),
+)
+_ACCOUNT_OR_ROOT = re.compile(r"^(\d{12}|arn:[a-z0-9-]+:iam::\d{12}:root)$")
 
 
 def _rotates(meta: Mapping[str, Any]) -> bool:
@@ -57,7 +78,13 @@ def get_key(client: Any, key: Mapping[str, Any]) -> dict[str, Any]:
             else skipped
         ),
         "tags": attempt(partial(_tags, client, key_id)) if customer else skipped,
+        # AWS-managed keys carry grants too, but only the services' own: custody is AWS's.
+        "grants": attempt(partial(_grants, client, key_id)) if customer else skipped,
     }
+
+
+def _grants(client: Any, key_id: str) -> dict[str, Any]:
+    return {"Grants": paginate(client, "list_grants", "Grants", KeyId=key_id)}
 
 
 def get_kms(client: Any, region: str) -> dict[str, Any]:
@@ -117,7 +144,58 @@ def _key_attrs(key: Mapping[str, Any], aliases: list[Mapping[str, Any]]) -> dict
         "tags_status": key["tags"]["status"],
         "policy_status": policy["status"],
         "policy": policy.get("value", {}).get("Policy"),
+        **_grant_attrs(key),
     }
+
+
+def _grant_attrs(key: Mapping[str, Any]) -> dict[str, Any]:
+    # Recordings made before grants were read lack them: not asked, so unknown.
+    fact = key.get("grants", {"status": SKIPPED})
+    return {
+        "grants_status": fact["status"],
+        "grants": [
+            {
+                "id": g.get("GrantId"),
+                "name": g.get("Name") or None,
+                "grantee": g.get("GranteePrincipal"),
+                "retiring_principal": g.get("RetiringPrincipal"),
+                "operations": list(g.get("Operations", [])),
+                "constraints": g.get("Constraints") or {},
+                "issuing_account": g.get("IssuingAccount"),
+            }
+            for g in fact.get("value", {}).get("Grants", [])
+        ],
+    }
+
+
+def grantee_uid(principal: str) -> str:
+    """Graph node of a grant's grantee, the way `policy_rights` names policy principals.
+
+    >>> grantee_uid("arn:aws-cn:iam::111122223333:root"), grantee_uid("111122223333")
+    ('account:111122223333', 'account:111122223333')
+    >>> grantee_uid("logs.cn-north-1.amazonaws.com.cn")
+    'service:logs.cn-north-1.amazonaws.com.cn'
+    """
+    if principal.startswith("arn:") or _ACCOUNT_OR_ROOT.match(principal) or principal == "*":
+        return normalise_principal("AWS", principal)
+    return normalise_principal("Service", principal)
+
+
+def _grant_edges(arn: str, grants: list[Mapping[str, Any]]) -> Iterator[Edge]:
+    for grant in grants:
+        if not grant["grantee"]:
+            continue
+        operations = set(grant["operations"])
+        rights = sorted({right for op, right in GRANT_RIGHTS if op in operations})
+        for right in rights:
+            yield Edge(
+                grantee_uid(str(grant["grantee"])),
+                arn,
+                right,
+                f"KMS grant {grant['id']} ({', '.join(grant['operations'])}) "
+                f"on {arn} gives {right.value} (ListGrants)",
+                dict(grant["constraints"]),
+            )
 
 
 def _tag_dict(key: Mapping[str, Any]) -> dict[str, str]:
@@ -133,6 +211,7 @@ def transform_key(
     arn = str(key.get("KeyArn") or key["describe"]["value"]["KeyMetadata"]["Arn"])
     meta = key["describe"].get("value", {}).get("KeyMetadata", {})
     yield from _policy_rights(arn, attrs)
+    yield from _grant_edges(arn, attrs["grants"])
     yield Resource(
         uid=arn,
         provider="aws",

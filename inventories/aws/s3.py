@@ -1,4 +1,6 @@
-"""S3 buckets of one account: location, encryption, replication, public access, policy and ACL.
+"""S3 buckets of one account: location, encryption, replication, public access, policy and ACL;
+where their access logs, inventories and event notifications go; versioning, Object Lock and
+lifecycle (how long data and logs are kept).
 
 Each per-bucket read is captured apart with a status (read / none / denied / error), so a check
 can tell "no replication configured" from "not allowed to look".
@@ -10,7 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from functools import partial
 from typing import Any
 
-from auditor.inventories.aws.calls import DENIED, ERROR, NONE, READ, attempt
+from auditor.inventories.aws.calls import DENIED, ERROR, NONE, READ, SKIPPED, attempt
 from auditor.inventories.aws.policy_rights import (
     PolicyDocumentError,
     PolicyRights,
@@ -32,6 +34,12 @@ OPERATIONS: dict[tuple[str, str], str] = {
     ("s3", "GetPublicAccessBlock"): "s3:GetBucketPublicAccessBlock",
     ("s3", "GetBucketPolicy"): "s3:GetBucketPolicy",
     ("s3", "GetBucketAcl"): "s3:GetBucketAcl",
+    ("s3", "GetBucketLogging"): "s3:GetBucketLogging",
+    ("s3", "ListBucketInventoryConfigurations"): "s3:GetInventoryConfiguration",
+    ("s3", "GetBucketVersioning"): "s3:GetBucketVersioning",
+    ("s3", "GetObjectLockConfiguration"): "s3:GetBucketObjectLockConfiguration",
+    ("s3", "GetBucketLifecycleConfiguration"): "s3:GetLifecycleConfiguration",
+    ("s3", "GetBucketNotificationConfiguration"): "s3:GetBucketNotification",
     ("s3control", "GetPublicAccessBlock"): "s3:GetAccountPublicAccessBlock",
 }
 PERMISSIONS: tuple[str, ...] = tuple(sorted(set(OPERATIONS.values())))
@@ -88,6 +96,37 @@ def get_bucket(clients: Clients, name: str, home: str, partition: str) -> dict[s
         ),
         "policy": attempt(partial(client.get_bucket_policy, Bucket=name), {"NoSuchBucketPolicy"}),
         "acl": attempt(partial(client.get_bucket_acl, Bucket=name)),
+        **get_bucket_retention_and_flows(client, name),
+    }
+
+
+def _inventories(client: Any, name: str) -> dict[str, Any]:
+    """Every inventory configuration; the call has no paginator, only a continuation token."""
+    configs: list[Any] = []
+    token: dict[str, str] = {}
+    while True:
+        page = client.list_bucket_inventory_configurations(Bucket=name, **token)
+        configs.extend(page.get("InventoryConfigurationList", []))
+        if not page.get("IsTruncated") or not page.get("NextContinuationToken"):
+            return {"InventoryConfigurationList": configs}
+        token = {"ContinuationToken": str(page["NextContinuationToken"])}
+
+
+def get_bucket_retention_and_flows(client: Any, name: str) -> dict[str, Any]:
+    """Where the bucket sends logs, object names and keys; how long it keeps what it holds."""
+    return {
+        "logging": attempt(partial(client.get_bucket_logging, Bucket=name)),
+        "inventory": attempt(partial(_inventories, client, name)),
+        "versioning": attempt(partial(client.get_bucket_versioning, Bucket=name)),
+        "object_lock": attempt(
+            partial(client.get_object_lock_configuration, Bucket=name),
+            {"ObjectLockConfigurationNotFoundError"},
+        ),
+        "lifecycle": attempt(
+            partial(client.get_bucket_lifecycle_configuration, Bucket=name),
+            {"NoSuchLifecycleConfiguration"},
+        ),
+        "notification": attempt(partial(client.get_bucket_notification_configuration, Bucket=name)),
     }
 
 
@@ -314,6 +353,198 @@ def _encryption_edge(uid: str, attrs: Mapping[str, Any]) -> Iterator[Edge]:
         )
 
 
+# Recordings made before a fact was read lack it: it was not asked, so it is unknown.
+NOT_ASKED: Mapping[str, Any] = {"status": SKIPPED}
+# Event notification targets: response key, ARN field, and the target's kind.
+NOTIFICATION_TARGETS = (
+    ("QueueConfigurations", "QueueArn", "queue"),
+    ("TopicConfigurations", "TopicArn", "topic"),
+    ("LambdaFunctionConfigurations", "LambdaFunctionArn", "lambda"),
+)
+
+
+def _fact(bucket: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    fact: Mapping[str, Any] = bucket.get(name, NOT_ASKED)
+    return fact
+
+
+def _logging(bucket: Mapping[str, Any]) -> dict[str, Any]:
+    fact = _fact(bucket, "logging")
+    enabled = fact.get("value", {}).get("LoggingEnabled")
+    return {
+        "logging_status": fact["status"],
+        "access_logging_enabled": bool(enabled) if fact["status"] == READ else None,
+        "access_logging_target_bucket": (enabled or {}).get("TargetBucket"),
+        "access_logging_target_prefix": (enabled or {}).get("TargetPrefix"),
+    }
+
+
+def _inventory(bucket: Mapping[str, Any]) -> dict[str, Any]:
+    fact = _fact(bucket, "inventory")
+    configs = fact.get("value", {}).get("InventoryConfigurationList", [])
+    listed = []
+    for config in configs:
+        dest = config.get("Destination", {}).get("S3BucketDestination", {})
+        listed.append(
+            {
+                "id": config.get("Id"),
+                "enabled": config.get("IsEnabled"),
+                "destination": dest.get("Bucket"),
+                "destination_account": dest.get("AccountId"),
+                "format": dest.get("Format"),
+                "prefix": dest.get("Prefix"),
+                "encryption": sorted(dest.get("Encryption", {})),
+                "included_object_versions": config.get("IncludedObjectVersions"),
+                "frequency": config.get("Schedule", {}).get("Frequency"),
+            }
+        )
+    return {"inventory_status": fact["status"], "inventory_configurations": listed}
+
+
+def _versioning(bucket: Mapping[str, Any]) -> dict[str, Any]:
+    fact = _fact(bucket, "versioning")
+    value = fact.get("value", {})
+    return {
+        "versioning_status": fact["status"],
+        # None with status "read": versioning was never turned on.
+        "versioning": value.get("Status"),
+        "mfa_delete": value.get("MFADelete"),
+    }
+
+
+def _object_lock(bucket: Mapping[str, Any]) -> dict[str, Any]:
+    fact = _fact(bucket, "object_lock")
+    config = fact.get("value", {}).get("ObjectLockConfiguration", {})
+    retention = config.get("Rule", {}).get("DefaultRetention", {})
+    known = fact["status"] in (READ, NONE)
+    return {
+        "object_lock_status": fact["status"],
+        "object_lock_enabled": config.get("ObjectLockEnabled") == "Enabled" if known else None,
+        "object_lock_mode": retention.get("Mode"),
+        "object_lock_days": retention.get("Days"),
+        "object_lock_years": retention.get("Years"),
+    }
+
+
+def _lifecycle(bucket: Mapping[str, Any]) -> dict[str, Any]:
+    fact = _fact(bucket, "lifecycle")
+    rules = [
+        {
+            "id": rule.get("ID"),
+            "status": rule.get("Status"),
+            "filter": rule.get("Filter", rule.get("Prefix")),
+            "expiration_days": rule.get("Expiration", {}).get("Days"),
+            "expiration_date": rule.get("Expiration", {}).get("Date"),
+            "noncurrent_expiration_days": rule.get("NoncurrentVersionExpiration", {}).get(
+                "NoncurrentDays"
+            ),
+            "transitions": [
+                {"days": t.get("Days"), "storage_class": t.get("StorageClass")}
+                for t in rule.get("Transitions", [])
+            ],
+        }
+        for rule in fact.get("value", {}).get("Rules", [])
+    ]
+    expiring = [
+        int(r["expiration_days"])
+        for r in rules
+        if r["status"] == "Enabled" and r["expiration_days"] is not None
+    ]
+    return {
+        "lifecycle_status": fact["status"],
+        "lifecycle_rules": rules,
+        # The shortest time an enabled rule keeps current objects (None: no rule expires them).
+        "lifecycle_min_expiration_days": min(expiring) if expiring else None,
+    }
+
+
+def _notification(bucket: Mapping[str, Any]) -> dict[str, Any]:
+    fact = _fact(bucket, "notification")
+    value = fact.get("value", {})
+    targets = [
+        {
+            "id": config.get("Id"),
+            "type": kind,
+            "arn": config.get(arn_field),
+            "events": list(config.get("Events", [])),
+        }
+        for key, arn_field, kind in NOTIFICATION_TARGETS
+        for config in value.get(key, [])
+    ]
+    return {
+        "notification_status": fact["status"],
+        "notification_targets": targets,
+        "eventbridge_notifications": "EventBridgeConfiguration" in value
+        if fact["status"] == READ
+        else None,
+    }
+
+
+def _logging_edge(uid: str, attrs: Mapping[str, Any], partition: str) -> Iterator[Edge]:
+    target = attrs["access_logging_target_bucket"]
+    if attrs["access_logging_enabled"] and target:
+        yield Edge(
+            uid,
+            bucket_arn(str(target), partition),
+            Relation.DELIVERS_LOGS_TO,
+            f"server access logs of {uid} go to {bucket_arn(str(target), partition)} prefix "
+            f"'{attrs['access_logging_target_prefix'] or ''}' "
+            "(GetBucketLogging LoggingEnabled.TargetBucket)",
+        )
+
+
+def _inventory_edges(uid: str, attrs: Mapping[str, Any], account: str) -> Iterator[Edge]:
+    for config in attrs["inventory_configurations"]:
+        if not config["enabled"] or not config["destination"]:
+            continue
+        yield Edge(
+            uid,
+            str(config["destination"]),
+            Relation.COPIES_TO,
+            f"S3 inventory '{config['id']}' of {uid} writes object names and metadata to "
+            f"{config['destination']}, account {config['destination_account'] or account} "
+            "(ListBucketInventoryConfigurations Destination.S3BucketDestination.Bucket)",
+        )
+
+
+def _notification_edges(
+    uid: str, attrs: Mapping[str, Any], region: str | None, account: str, partition: str
+) -> Iterator[Edge]:
+    for target in attrs["notification_targets"]:
+        if not target["arn"]:
+            continue
+        yield Edge(
+            uid,
+            str(target["arn"]),
+            Relation.COPIES_TO,
+            f"S3 event notification '{target['id']}' of {uid} sends object keys "
+            f"({', '.join(target['events'])}) to {target['type']} {target['arn']} "
+            "(GetBucketNotificationConfiguration)",
+        )
+    if attrs["eventbridge_notifications"] and region:
+        # EventBridge receives the events on the default bus of the bucket's account and region.
+        bus = f"arn:{partition}:events:{region}:{account}:event-bus/default"
+        yield Edge(
+            uid,
+            bus,
+            Relation.COPIES_TO,
+            f"S3 event notifications of {uid} go to EventBridge {bus} "
+            "(GetBucketNotificationConfiguration EventBridgeConfiguration)",
+        )
+
+
+def retention_and_flow_attrs(bucket: Mapping[str, Any]) -> dict[str, Any]:
+    """Logging, inventory, versioning, Object Lock, lifecycle and notification attrs."""
+    return {
+        **_logging(bucket),
+        **_inventory(bucket),
+        **_versioning(bucket),
+        **_object_lock(bucket),
+        **_lifecycle(bucket),
+        **_notification(bucket),
+    }
+
+
 def transform_bucket(
     bucket: Mapping[str, Any],
     raw: Mapping[str, Any],
@@ -340,6 +571,7 @@ def transform_bucket(
         "policy": _policy_document(bucket),
         **_acl(bucket),
         "public_grants_blocked": list(rights.public_blocked),
+        **retention_and_flow_attrs(bucket),
         "observed_only": False,
     }
     attrs["kms_key_arn"] = (
@@ -363,6 +595,9 @@ def transform_bucket(
     )
     yield from _replication_edges(bucket, uid, account)
     yield from _encryption_edge(uid, attrs)
+    yield from _logging_edge(uid, attrs, partition)
+    yield from _inventory_edges(uid, attrs, account)
+    yield from _notification_edges(uid, attrs, region, account, partition)
     yield from rights.edges
 
 

@@ -28,22 +28,44 @@ MAX_ATTEMPTS = 8
 CONNECT_TIMEOUT = 10
 READ_TIMEOUT = 60
 
-READ_PREFIXES = ("Get", "List", "Describe", "Head")
-# Operations outside the prefixes that are still pure reads.
-READ_EXCEPTIONS = frozenset({"GetCallerIdentity"})
-# Operations inside the prefixes that hand out credentials or customer data: an auditor of
-# metadata has no business holding either, so they are refused like writes.
+# The read verbs of issue #3: an operation named with one of them only reads.
+READ_PREFIXES = ("Describe", "List", "Get", "BatchGet", "Lookup", "Head")
+# Operations outside the prefixes that are still reads: GenerateCredentialReport only asks IAM
+# to prepare the credential report that GetCredentialReport then returns.
+READ_EXCEPTIONS = frozenset({"GetCallerIdentity", "GenerateCredentialReport"})
+# Operations that read but hand out credentials or customer data: an auditor of metadata has
+# no business holding either, so they are refused like writes.  Listed even when the prefix
+# alone would already refuse them (FilterLogEvents), so the intent survives a wider allowlist.
 NEVER_CALL = frozenset(
     {
+        # credentials and tokens
         "GetSessionToken",
         "GetFederationToken",
+        "GetDelegatedAccessToken",
+        "GetScopedCredentials",
+        "GetWebIdentityToken",
+        "GetAuthorizationToken",  # ECR: a docker login password
+        "GetPasswordData",  # EC2: the Windows administrator password
+        # customer data
         "GetSecretValue",
+        "BatchGetSecretValue",
         "GetObject",
         "GetObjectTorrent",
-        "GetPasswordData",
         "GetParameter",
         "GetParameters",
         "GetParametersByPath",
+        "GetItem",  # DynamoDB items
+        "BatchGetItem",
+        "GetLogEvents",  # CloudWatch Logs events, queries and records
+        "FilterLogEvents",
+        "GetQueryResults",
+        "GetLogRecord",
+        "GetLogObject",
+        "GetDownloadUrlForLayer",  # ECR image layers
+        "GetConsoleOutput",  # what an instance printed
+        "GetConsoleScreenshot",
+        "GetFunction",  # Lambda: answers with a pre-signed URL to the function's code
+        "GetLayerVersion",  # the same for a layer's code
     }
 )
 

@@ -9,9 +9,14 @@ from botocore.stub import Stubber
 
 from auditor.errors import CollectionError, ReadOnlyViolation
 from auditor.inventories import aws as aws_adapter
-from auditor.inventories.aws import AwsTarget, collect_account, collect_aws, iam, identity, kms, s3
+from auditor.inventories.aws import (
+    AwsTarget,
+    collect_account,
+    collect_aws,
+)
 from auditor.inventories.aws import session as aws_session
 from auditor.inventories.aws.identity import CallerIdentity
+from auditor.inventories.aws.registry import all_operations
 from auditor.inventories.aws.session import Clients, is_read_only, make_client
 from auditor.model import Coverage, Edge, Outcome, Relation, Resource
 from tests.inventories.conftest import CN1, CN2, FRA, HK, HK_ACCOUNT, MAIN, VENDOR
@@ -19,6 +24,16 @@ from tests.inventories.conftest import CN1, CN2, FRA, HK, HK_ACCOUNT, MAIN, VEND
 pytestmark = pytest.mark.moto
 
 REGIONS = [CN1, CN2, HK, FRA]
+# The services whose exact output this file asserts; every other service has its own tests.
+COVERED = frozenset({"iam", "kms", "s3", "organizations", "cloudtrail", "logs", "backup"})
+
+
+@pytest.fixture(autouse=True)
+def _only_covered_services(monkeypatch: pytest.MonkeyPatch) -> None:
+    from auditor.inventories.aws.registry import services
+
+    chosen = tuple(s for s in services() if s.name in COVERED)
+    monkeypatch.setattr(aws_adapter, "services", lambda: chosen)
 
 
 def run(estate: Any, workers: int = 1) -> list[Any]:
@@ -55,14 +70,22 @@ def test_collects_exact_coverage(estate):
     assert coverage == {
         (MAIN, CN1, "sts", Outcome.OK),
         (MAIN, "global", "iam", Outcome.OK),
+        (MAIN, "global", "organizations", Outcome.OK),
         (MAIN, CN1, "kms", Outcome.OK),
         (MAIN, CN2, "kms", Outcome.OK),
         (MAIN, "global", "s3", Outcome.OK),
         (HK_ACCOUNT, HK, "sts", Outcome.OK),
         (HK_ACCOUNT, "global", "iam", Outcome.OK),
+        (HK_ACCOUNT, "global", "organizations", Outcome.OK),
         (HK_ACCOUNT, HK, "kms", Outcome.OK),
         (HK_ACCOUNT, FRA, "kms", Outcome.OK),
         (HK_ACCOUNT, "global", "s3", Outcome.OK),
+        *(
+            (account, region, service, Outcome.OK)
+            for account, regions in ((MAIN, (CN1, CN2)), (HK_ACCOUNT, (HK, FRA)))
+            for region in regions
+            for service in ("cloudtrail", "logs", "backup")
+        ),
     }
 
 
@@ -80,6 +103,8 @@ def test_collects_exact_resources(estate):
         "arn:aws-cn:iam::123456789012:user/alice": ("user", MAIN, None, "aws-cn", None),
         "arn:aws-cn:iam::123456789012:group/admins": ("group", MAIN, None, "aws-cn", None),
         "arn:aws-cn:iam::123456789012:role/vendor-ops": ("role", MAIN, None, "aws-cn", None),
+        "arn:aws-cn:iam::123456789012:root": ("account", MAIN, None, "aws-cn", None),
+        "arn:aws:iam::111122223333:root": ("account", HK_ACCOUNT, None, "aws", None),
         "arn:aws:s3:::hk-cache": ("object_store", HK_ACCOUNT, HK, "aws", "HK"),
         "arn:aws:s3:::eu-archive": ("object_store", HK_ACCOUNT, FRA, "aws", "DE"),
     }
@@ -243,7 +268,7 @@ def test_every_call_the_adapter_makes_is_allowed_and_declared(estate):
     for session in (estate.cn, estate.aws):
         session.events.register("before-call", record)
     run(estate)
-    declared = {**s3.OPERATIONS, **kms.OPERATIONS, **iam.OPERATIONS, **identity.OPERATIONS}
+    declared = all_operations()
     assert called, "the recorder saw nothing"
     # Every call made is declared (and so in the IAM policy); calls a service makes only
     # when resources exist are exercised by that service's own tests.
@@ -251,7 +276,8 @@ def test_every_call_the_adapter_makes_is_allowed_and_declared(estate):
     for _service, operation in called:
         assert is_read_only(operation)
         assert not operation.startswith(MUTATING_PREFIXES)
-    assert set(aws_adapter.PERMISSIONS) == {a for k, a in declared.items() if k[0] != "sts"}
+    needed = {declared[call] for call in called} - {"sts:GetCallerIdentity"}
+    assert needed <= set(aws_adapter.PERMISSIONS)
 
 
 # --- failures -------------------------------------------------------------------------------
@@ -262,6 +288,16 @@ DENIED_STUBS = {
     ("kms", CN1): ("list_keys", "AccessDeniedException", 400),
     ("kms", CN2): ("list_keys", "UnrecognizedClientException", 400),
     ("s3", "global"): ("list_buckets", "AccessDenied", 403),
+    ("organizations", "global"): ("describe_organization", "AccessDeniedException", 400),
+    **{
+        (service, region): (method, "AccessDeniedException", 400)
+        for service, method in (
+            ("cloudtrail", "describe_trails"),
+            ("logs", "describe_log_groups"),
+            ("backup", "list_backup_vaults"),
+        )
+        for region in (CN1, CN2)
+    },
 }
 
 
@@ -294,6 +330,21 @@ def test_denied_services_become_coverage_rows_not_exceptions():
                 "(service or region not enabled for the account)",
             ),
             ("global", "s3", Outcome.DENIED, "ListBuckets: AccessDenied"),
+            (
+                "global",
+                "organizations",
+                Outcome.DENIED,
+                "DescribeOrganization: AccessDeniedException",
+            ),
+            *(
+                (region, service, Outcome.DENIED, f"{operation}: AccessDeniedException")
+                for service, operation in (
+                    ("cloudtrail", "DescribeTrails"),
+                    ("logs", "DescribeLogGroups"),
+                    ("backup", "ListBackupVaults"),
+                )
+                for region in (CN1, CN2)
+            ),
         ]
     )
     for stub in stubs:

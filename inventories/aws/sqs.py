@@ -1,0 +1,218 @@
+"""SQS queues of one region: encryption at rest, queue policy rights, dead-letter queue.
+
+Also holds the few helpers the other message and data services of this package share
+(resource-policy rights, SSE-KMS key facts, the KMS aliases learned in phase 0).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from functools import partial
+from typing import Any
+from urllib.parse import urlsplit
+
+from auditor.inventories.aws.calls import NONE, READ, attempt, paginate
+from auditor.inventories.aws.policy_rights import PolicyDocumentError, rights_from_policy
+from auditor.inventories.aws.registry import Collected, Scope, Service, ServiceContext
+from auditor.inventories.aws.s3 import resolve_kms_key
+from auditor.inventories.regions import jurisdiction_of
+from auditor.model import Edge, Kind, Record, Relation, Resource
+
+# (botocore service, API operation) → the IAM action it needs.
+OPERATIONS: dict[tuple[str, str], str] = {
+    ("sqs", "ListQueues"): "sqs:ListQueues",
+    ("sqs", "GetQueueAttributes"): "sqs:GetQueueAttributes",
+    ("sqs", "ListQueueTags"): "sqs:ListQueueTags",
+}
+
+NATIVE_TYPE = "sqs:queue"
+AWS_OWNED = "aws_owned"
+AWS_MANAGED = "aws_managed"
+
+
+# --- helpers shared with sns, secrets, ecr and functions ------------------------------------
+
+
+def known_aliases(ctx: ServiceContext) -> dict[str, str]:
+    """Alias ARN → key ARN, as KMS (phase 0) learned them in every region."""
+    with ctx.facts.lock:
+        return dict(ctx.facts.kms_aliases)
+
+
+def is_aws_managed_alias(key: str | None) -> bool:
+    """True for `alias/aws/<service>` (bare or as an alias ARN): a key AWS manages for you."""
+    return bool(key) and "alias/aws/" in str(key)
+
+
+def kms_key_facts(
+    configured: str | None, region: str, account: str, partition: str, aliases: Mapping[str, str]
+) -> dict[str, Any]:
+    """`kms_key_arn` and `key_owner` for a key id, key ARN, alias or alias ARN a service names."""
+    if not configured:
+        return {"kms_key_arn": None, "key_owner": None}
+    return {
+        "kms_key_arn": resolve_kms_key(configured, region, account, partition, aliases),
+        "key_owner": AWS_MANAGED if is_aws_managed_alias(configured) else None,
+    }
+
+
+def encrypted_by(uid: str, attrs: Mapping[str, Any], evidence: str) -> Iterator[Edge]:
+    """The `encrypted_by` edge when the resource's key ARN is known."""
+    if attrs.get("kms_key_arn"):
+        yield Edge(uid, str(attrs["kms_key_arn"]), Relation.ENCRYPTED_BY, evidence)
+
+
+def resource_policy_rights(
+    status: str, document: str | None, uid: str, label: str, service: str
+) -> tuple[tuple[Edge, ...], str]:
+    """Rights edges of a resource policy, and its status ("invalid" when it cannot be parsed)."""
+    if status != READ or document is None:
+        return (), status
+    try:
+        return rights_from_policy(document, uid, label, service).edges, status
+    except PolicyDocumentError:
+        return (), "invalid"
+
+
+# --- get ------------------------------------------------------------------------------------
+
+
+def get_queue(client: Any, url: str) -> dict[str, Any]:
+    """Read every attribute and the tags of one queue, each captured apart."""
+    return {
+        "QueueUrl": url,
+        "attributes": attempt(
+            partial(client.get_queue_attributes, QueueUrl=url, AttributeNames=["All"])
+        ),
+        "tags": attempt(partial(client.list_queue_tags, QueueUrl=url)),
+    }
+
+
+def get_sqs(client: Any, region: str) -> dict[str, Any]:
+    """List and read every queue in `region`; a denied ListQueues raises (→ coverage row)."""
+    urls = paginate(client, "list_queues", "QueueUrls")
+    return {"region": region, "queues": [get_queue(client, str(url)) for url in urls]}
+
+
+# --- transform (pure) -----------------------------------------------------------------------
+
+
+def queue_arn_from_url(url: str, region: str, partition: str) -> str:
+    """`arn:<p>:sqs:<region>:<account>:<name>` from a queue URL, when attributes are unread.
+
+    >>> queue_arn_from_url("https://sqs.cn-north-1.amazonaws.com.cn/123456789012/q", "cn-north-1",
+    ...                    "aws-cn")
+    'arn:aws-cn:sqs:cn-north-1:123456789012:q'
+    """
+    account, _, name = urlsplit(url).path.strip("/").partition("/")
+    return f"arn:{partition}:sqs:{region}:{account}:{name}"
+
+
+def _encryption(fact: Mapping[str, Any], facts: Mapping[str, Any]) -> dict[str, Any]:
+    attributes = fact.get("value", {}).get("Attributes", {})
+    configured = attributes.get("KmsMasterKeyId")
+    if fact["status"] != READ:
+        encrypted: bool | None = None
+    else:
+        # SSE-KMS wins: SqsManagedSseEnabled only means something without a KMS key.
+        encrypted = bool(configured) or attributes.get("SqsManagedSseEnabled") == "true"
+    key_owner = facts["key_owner"]
+    if encrypted and not configured:
+        key_owner = AWS_OWNED
+    return {
+        "encryption_status": fact["status"],
+        "encrypted": encrypted,
+        "kms_key": configured,
+        "kms_key_arn": facts["kms_key_arn"],
+        "key_owner": key_owner,
+        "sqs_managed_sse": attributes.get("SqsManagedSseEnabled") == "true",
+    }
+
+
+def _json_attribute(attributes: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """An attribute SQS returns as JSON text; {} when absent or not a JSON object."""
+    try:
+        parsed = json.loads(attributes.get(name) or "{}")
+    except json.JSONDecodeError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _redrive(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    redrive = _json_attribute(attributes, "RedrivePolicy")
+    return {
+        "dead_letter_target_arn": redrive.get("deadLetterTargetArn"),
+        "max_receive_count": redrive.get("maxReceiveCount"),
+        "redrive_allow_policy": _json_attribute(attributes, "RedriveAllowPolicy") or None,
+    }
+
+
+def _policy_status(fact: Mapping[str, Any]) -> str:
+    if fact["status"] != READ:
+        return str(fact["status"])
+    return READ if fact["value"].get("Attributes", {}).get("Policy") else NONE
+
+
+def transform_queue(
+    queue: Mapping[str, Any], region: str, partition: str, aliases: Mapping[str, str]
+) -> Iterator[Resource | Edge]:
+    """One queue → its Resource, `encrypted_by` and queue-policy rights edges."""
+    fact = queue["attributes"]
+    attributes = fact.get("value", {}).get("Attributes", {})
+    uid = str(
+        attributes.get("QueueArn") or queue_arn_from_url(queue["QueueUrl"], region, partition)
+    )
+    account = uid.split(":")[4]
+    key = kms_key_facts(attributes.get("KmsMasterKeyId"), region, account, partition, aliases)
+    policy = attributes.get("Policy")
+    rights, policy_status = resource_policy_rights(
+        _policy_status(fact), policy, uid, f"queue policy of {uid}", "sqs"
+    )
+    attrs: dict[str, Any] = {
+        "queue_url": queue["QueueUrl"],
+        "attributes_status": fact["status"],
+        **_encryption(fact, key),
+        "policy_status": policy_status,
+        "policy": policy,
+        **_redrive(attributes),
+        "fifo": attributes.get("FifoQueue") == "true",
+        "message_retention_seconds": attributes.get("MessageRetentionPeriod"),
+        "tags_status": queue["tags"]["status"],
+    }
+    yield Resource(
+        uid=uid,
+        provider="aws",
+        kind=Kind.QUEUE,
+        native_type=NATIVE_TYPE,
+        name=uid.rsplit(":", 1)[-1],
+        account=account,
+        region=region,
+        partition=partition,
+        jurisdiction=jurisdiction_of("aws", region),
+        tags=dict(queue["tags"].get("value", {}).get("Tags", {})),
+        attrs=attrs,
+    )
+    evidence = (
+        f"SQS queue {uid} is encrypted with {attrs['kms_key']} (GetQueueAttributes KmsMasterKeyId)"
+    )
+    yield from encrypted_by(uid, attrs, evidence)
+    yield from rights
+
+
+def transform_sqs(
+    raw: Mapping[str, Any], partition: str, aliases: Mapping[str, str] | None = None
+) -> Iterator[Resource | Edge]:
+    """Every queue of one region's raw listing → resources and edges."""
+    for queue in raw["queues"]:
+        yield from transform_queue(queue, str(raw["region"]), partition, aliases or {})
+
+
+def collect(ctx: ServiceContext) -> Collected:
+    """SQS queues of one region."""
+    raw = get_sqs(ctx.clients.get("sqs", ctx.region), ctx.region)
+    records: list[Record] = list(transform_sqs(raw, ctx.identity.partition, known_aliases(ctx)))
+    return records, f"{len(raw['queues'])} queues"
+
+
+SERVICE = Service("sqs", Scope.REGIONAL, collect, OPERATIONS, phase=1)
