@@ -78,10 +78,41 @@ class Role:
 
 
 @dataclass(frozen=True)
+class Volume:
+    """An EBS volume with one snapshot, shared with the accounts named."""
+
+    name: str
+    region: str
+    tags: dict[str, str]
+    key_alias: str | None = None
+    snapshot_shared_with: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Table:
+    """A DynamoDB table on its default (AWS-owned) key."""
+
+    name: str
+    region: str
+    tags: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Queue:
+    name: str
+    region: str
+    tags: dict[str, str]
+    encrypted: bool = False
+
+
+@dataclass(frozen=True)
 class Estate:
     buckets: tuple[Bucket, ...] = ()
     keys: tuple[Key, ...] = ()
     roles: tuple[Role, ...] = ()
+    volumes: tuple[Volume, ...] = ()
+    tables: tuple[Table, ...] = ()
+    queues: tuple[Queue, ...] = ()
 
 
 def _read_grant(sid: str, partition: str, account: str, bucket: str) -> dict[str, Any]:
@@ -187,6 +218,23 @@ ESTATES: dict[str, Estate] = {
             Key("alias/mz-dr", "cn-northwest-1", {"owner-dept": "mz"}),
             Key("alias/dsj-hotline", "cn-north-1", {"owner-dept": "dsj"}),
         ),
+        volumes=(
+            # RISK ACC-002: a snapshot of the social-assistance database disk is shared
+            # with an account in no list of the policy.
+            Volume(
+                "mz-dibao-db-disk",
+                "cn-north-1",
+                {"data-class": "核心", "owner-dept": "mz"},
+                key_alias="alias/mz-core",
+                snapshot_shared_with=(UNKNOWN_PARTY,),
+            ),
+        ),
+        queues=(
+            # RISK KEY-001: 12345 hotline work orders (important) in an unencrypted queue.
+            Queue(
+                "yz-dsj-hotline-orders", "cn-north-1", {"data-class": "重要", "owner-dept": "dsj"}
+            ),
+        ),
         roles=(
             Role("audit-readonly", PRODUCTION, {"owner-dept": "dsj"}),
             # RISK RSP-007: the lapsed vendor can still assume its operations role.
@@ -240,6 +288,8 @@ ESTATES: dict[str, Estate] = {
                 {"data-class": "重要", "owner-dept": "wl"},
             ),
         ),
+        # RISK SOV-001, KEY-001: visitors' bookings (important) in Hong Kong on AWS's key.
+        tables=(Table("yz-wl-bookings", "ap-east-1", {"data-class": "重要", "owner-dept": "wl"}),),
     ),
 }
 
@@ -276,6 +326,14 @@ def _seed_account(endpoint: str, account: DemoAccount, creds: Credentials, estat
     for bucket in estate.buckets:
         if bucket.replicate_to:
             _replicate(endpoint, account, creds, bucket, regions)
+    for volume in estate.volumes:
+        _create_volume(endpoint, creds, volume, key_arns)
+    for table in estate.tables:
+        _create_table(endpoint, creds, table)
+    for queue in estate.queues:
+        sqs = creds.session(queue.region).client("sqs", endpoint_url=endpoint)
+        attributes = {"SqsManagedSseEnabled": "true" if queue.encrypted else "false"}
+        sqs.create_queue(QueueName=queue.name, Attributes=attributes, tags=queue.tags)
     iam = creds.session(account.regions[0]).client("iam", endpoint_url=endpoint)
     for role in estate.roles:
         trust = {
@@ -295,6 +353,47 @@ def _seed_account(endpoint: str, account: DemoAccount, creds: Credentials, estat
             AssumeRolePolicyDocument=json.dumps(trust),
             Tags=[{"Key": k, "Value": v} for k, v in role.tags.items()],
         )
+
+
+def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
+def _create_volume(endpoint: str, creds: Credentials, volume: Volume, keys: dict[str, str]) -> None:
+    ec2 = creds.session(volume.region).client("ec2", endpoint_url=endpoint)
+    tags = {"Name": volume.name, **volume.tags}
+    encryption: dict[str, Any] = {"Encrypted": volume.key_alias is not None}
+    if volume.key_alias is not None:
+        encryption["KmsKeyId"] = keys[volume.key_alias]
+    made = ec2.create_volume(
+        AvailabilityZone=f"{volume.region}a",
+        Size=100,
+        TagSpecifications=[{"ResourceType": "volume", "Tags": _tag_list(tags)}],
+        **encryption,
+    )
+    snapshot = ec2.create_snapshot(
+        VolumeId=made["VolumeId"],
+        Description=f"{volume.name} nightly",
+        TagSpecifications=[{"ResourceType": "snapshot", "Tags": _tag_list(tags)}],
+    )
+    if volume.snapshot_shared_with:
+        ec2.modify_snapshot_attribute(
+            SnapshotId=snapshot["SnapshotId"],
+            Attribute="createVolumePermission",
+            OperationType="add",
+            UserIds=list(volume.snapshot_shared_with),
+        )
+
+
+def _create_table(endpoint: str, creds: Credentials, table: Table) -> None:
+    dynamodb = creds.session(table.region).client("dynamodb", endpoint_url=endpoint)
+    dynamodb.create_table(
+        TableName=table.name,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        Tags=_tag_list(table.tags),
+    )
 
 
 def _create_key(endpoint: str, account: DemoAccount, creds: Credentials, key: Key) -> str:
