@@ -63,6 +63,7 @@ def main(endpoint: str, db_path: str, policy_path: str, workers: int) -> None:
                 "logical_calls": sum(calls.values()),
                 "http_requests": requests or 0,
                 "repeated_calls": sum(n - 1 for n in calls.values() if n > 1),
+                "repeated": sorted(k[:160] for k, n in calls.items() if n > 1)[:10],
                 "calls_by_operation": dict(by_operation.most_common()),
             }
         )
