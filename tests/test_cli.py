@@ -190,3 +190,23 @@ def test_json_log_format_writes_one_object_per_line(tmp_path, capsys):
     assert entries
     assert any("FAIL" in e["message"] for e in entries)
     assert all({"time", "level", "logger", "message"} <= set(e) for e in entries)
+
+
+def test_live_progress_only_on_a_terminal(monkeypatch, capsys):
+    from auditor import cli as cli_module
+    from auditor.model import Coverage, Outcome
+
+    row = Coverage("aws", "111111111111", "cn-north-1", "kms", Outcome.OK)
+    with click.Context(cli_module.cli, info_name="govaudit") as ctx:
+        ctx.params = {"quiet": False, "log_format": "text"}
+        monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+        assert cli_module._progress_meter() is None
+        monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+        meter = cli_module._progress_meter()
+        assert meter is not None
+        meter(row)
+        meter(row)
+        ctx.params = {"quiet": True, "log_format": "text"}
+        assert cli_module._progress_meter() is None
+    err = capsys.readouterr().err
+    assert "collected 2: 111111111111 cn-north-1 kms (ok)" in err
