@@ -15,6 +15,7 @@ from functools import partial
 from typing import Any
 
 from auditor.inventories.aws.calls import READ, attempt, clean, paginate
+from auditor.inventories.aws.ec2 import tag_dict
 from auditor.inventories.aws.registry import Collected, Scope, Service, ServiceContext
 from auditor.inventories.regions import jurisdiction_of
 from auditor.model import Edge, Kind, Relation, Resource
@@ -94,10 +95,6 @@ def listed(raw: Mapping[str, Any], fact: str) -> list[Mapping[str, Any]]:
     captured = raw[fact]
     key = LISTINGS[fact][1]
     return list(captured.get("value", {}).get(key, [])) if captured["status"] == READ else []
-
-
-def tag_dict(item: Mapping[str, Any]) -> dict[str, str]:
-    return {str(t["Key"]): str(t.get("Value", "")) for t in item.get("Tags", [])}
 
 
 def _resource(
