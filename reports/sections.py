@@ -227,6 +227,8 @@ class CoverageRow:
     outcome: str
     detail: str
     ok: bool
+    duration_ms: int = 0
+    api_calls: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +249,8 @@ def build_coverage(coverage: Iterable[Coverage]) -> CoverageSection:
                 outcome=c.outcome.value,
                 detail=c.detail,
                 ok=c.outcome is Outcome.OK,
+                duration_ms=c.duration_ms,
+                api_calls=c.api_calls,
             )
             for c in coverage
         ),

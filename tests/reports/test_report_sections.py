@@ -251,6 +251,12 @@ def test_coverage_puts_gaps_first_and_counts_them():
     assert section.rows[0].detail == "throttled"
 
 
+def test_coverage_rows_carry_api_calls_and_time():
+    row = Coverage("aws", "1", "cn-north-1", "s3", Outcome.OK, "5 buckets", 1234, 67)
+    (built,) = sections.build_coverage([row]).rows
+    assert (built.api_calls, built.duration_ms) == (67, 1234)
+
+
 def test_header_reports_an_incomplete_run(incomplete_input: ReportInput):
     header = sections.build_header(incomplete_input)
 
