@@ -19,8 +19,9 @@ from typing import Any, TypeVar
 import boto3
 import botocore.exceptions
 import click
+import networkx as nx
 
-from auditor import __version__, pipeline
+from auditor import __version__, pipeline, queries
 from auditor.errors import AuditorError, CollectionError, UsageError
 from auditor.inventories.aws import AwsTarget
 from auditor.model import Coverage, Finding, Severity, Status
@@ -462,6 +463,120 @@ def list_checks(as_json: bool) -> int:
         return EXIT_OK
     for m in catalog:
         click.echo(f"{m.id:<9} {m.severity.value:<9} {m.theme.value:<15} {m.title}")
+    return EXIT_OK
+
+
+def _run_graph(db_path: Path, run_id: int | None) -> Any:
+    store = _open(db_path)
+    try:
+        return pipeline.graph_of(store, _run(store, run_id))
+    finally:
+        store.close()
+
+
+def _answer(answers: list[queries.Answer], as_json: bool, empty: str) -> int:
+    if as_json:
+        click.echo(queries.as_json(answers))
+    elif not answers:
+        progress(empty)
+    else:
+        for line in queries.as_lines(answers):
+            click.echo(line)
+    return EXIT_OK
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+
+
+@cli.command(name="who-can")
+@click.argument("resource")
+@db_option
+@run_option
+@click.option(
+    "--right",
+    "rights",
+    type=click.Choice(sorted(queries.RIGHT_NAMES)),
+    multiple=True,
+    help="Only this right (repeatable; default: all four).",
+)
+@json_option
+def who_can_command(
+    resource: str, db_path: Path, run_id: int | None, rights: tuple[str, ...], as_json: bool
+) -> int:
+    """Who holds rights on RESOURCE (an ARN or a unique name), through roles and groups.
+
+    \b
+    Example:
+      govaudit who-can yz-mz-dibao-core --db audit.db --right read
+    """
+    graph = _run_graph(db_path, run_id)
+    uid = queries.resolve(graph, resource)
+    answers = queries.who_can_answer(graph, uid, rights or sorted(queries.RIGHT_NAMES))
+    return _answer(answers, as_json, f"nobody holds those rights on {uid} in this run")
+
+
+@cli.command()
+@click.argument("resource")
+@db_option
+@run_option
+@json_option
+def reach(resource: str, db_path: Path, run_id: int | None, as_json: bool) -> int:
+    """Every place the data of RESOURCE or its copies can reach, with jurisdictions."""
+    graph = _run_graph(db_path, run_id)
+    uid = queries.resolve(graph, resource)
+    return _answer(queries.reach_answer(graph, uid), as_json, f"{uid} has no copies elsewhere")
+
+
+@cli.command()
+@click.argument("source")
+@click.argument("target")
+@db_option
+@run_option
+@json_option
+def path(source: str, target: str, db_path: Path, run_id: int | None, as_json: bool) -> int:
+    """The shortest chain of edges from SOURCE to TARGET, with each edge's evidence."""
+    graph = _run_graph(db_path, run_id)
+    start, end = queries.resolve(graph, source), queries.resolve(graph, target)
+    return _answer(
+        queries.path_answer(graph, start, end), as_json, f"no path from {start} to {end}"
+    )
+
+
+@cli.group()
+def graph() -> None:
+    """The audit graph of a run."""
+
+
+@graph.command(name="export")
+@db_option
+@run_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["graphml", "json"]),
+    default="graphml",
+    show_default=True,
+    help="graphml for Gephi or yEd; json for networkx node-link data.",
+)
+@click.option(
+    "--out",
+    "out_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="File to write (default: stdout).",
+)
+def export_graph(db_path: Path, run_id: int | None, fmt: str, out_file: Path | None) -> int:
+    """Export the graph of a run, every edge with its relation and evidence."""
+    plain = queries.exportable(_run_graph(db_path, run_id))
+    if fmt == "graphml":
+        text = "\n".join(nx.generate_graphml(plain, encoding="utf-8", prettyprint=True))
+    else:
+        text = json.dumps(nx.node_link_data(plain, edges="edges"), ensure_ascii=False, indent=2)
+    if out_file is None:
+        click.echo(text)
+    else:
+        out_file.write_text(text + "\n", encoding="utf-8")
+        progress(f"wrote {fmt}: {out_file}")
     return EXIT_OK
 
 

@@ -13,6 +13,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import networkx as nx
+
 from auditor import __version__
 from auditor.checking import CheckContext, CheckMeta, load_checks, run_checks
 from auditor.graph import build_graph
@@ -80,6 +82,11 @@ def collect(
         regions={c.region for c in coverage if c.region != "global"},
     )
     return store.get_run(run_id)
+
+
+def graph_of(store: Store, run: RunInfo) -> nx.MultiDiGraph[str]:
+    """The graph of one run, built from the store."""
+    return build_graph(store.resources(run.id), store.edges(run.id))
 
 
 def check(store: Store, policy: Policy, run: RunInfo, today: date | None = None) -> list[Finding]:
