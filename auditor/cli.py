@@ -7,6 +7,7 @@ policy error, 3 collection failed, 4 other error, 5 internal error).
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import sys
@@ -602,27 +603,40 @@ def iam_policy(role_name: str | None) -> int:
 # entry point ------------------------------------------------------------------------------
 
 
+def _fail(message: str, code: int, argv: Sequence[str]) -> None:
+    """One error line on stderr (a JSON object under --log-format json), then exit."""
+    if _wants_json(argv):
+        entry = {"level": "error", "logger": "govaudit", "message": message, "exit_code": code}
+        click.echo(json.dumps(entry, ensure_ascii=False), err=True)
+    else:
+        click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def _wants_json(argv: Sequence[str]) -> bool:
+    args = list(argv)
+    return "--log-format=json" in args or any(
+        a == "--log-format" and b == "json" for a, b in itertools.pairwise(args)
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the CLI and turn every outcome into one documented exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
-        code = cli.main(args=argv, prog_name="govaudit", standalone_mode=False)
+        code = cli.main(args=args, prog_name="govaudit", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
         # Usage mistakes are one line, like every other error (exit 2, as click does).
-        click.echo(f"error: {exc.format_message()} (try --help)", err=True)
-        sys.exit(EXIT_USAGE)
+        _fail(f"{exc.format_message()} (try --help)", EXIT_USAGE, args)
     except click.Abort:
-        click.echo("error: interrupted; the run stays marked incomplete", err=True)
-        sys.exit(130)
+        _fail("interrupted; the run stays marked incomplete", 130, args)
     except CollectionError as exc:
-        click.echo(f"error: collection failed: {exc}", err=True)
-        sys.exit(exc.exit_code)
+        _fail(f"collection failed: {exc}", exc.exit_code, args)
     except AuditorError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+        _fail(str(exc), exc.exit_code, args)
     except Exception:  # a bug: keep its traceback, never exit 1
         traceback.print_exc()
-        click.echo("error: internal error in govaudit (a bug); please report it", err=True)
-        sys.exit(EXIT_INTERNAL)
+        _fail("internal error in govaudit (a bug); please report it", EXIT_INTERNAL, args)
     sys.exit(code if isinstance(code, int) else EXIT_OK)

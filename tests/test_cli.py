@@ -210,3 +210,16 @@ def test_live_progress_only_on_a_terminal(monkeypatch, capsys):
         assert cli_module._progress_meter() is None
     err = capsys.readouterr().err
     assert "collected 2: 111111111111 cn-north-1 kms (ok)" in err
+
+
+def test_errors_are_json_under_json_logs(tmp_path, capsys):
+    code, _, err = run_main(
+        ["--log-format", "json", "report", "--db", str(tmp_path / "e.db"), "--out", str(tmp_path)],
+        capsys,
+    )
+    assert code == 4
+    (line,) = err.strip().splitlines()
+    entry = json.loads(line)
+    assert entry["level"] == "error"
+    assert entry["exit_code"] == 4
+    assert "no complete run" in entry["message"]
