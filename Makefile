@@ -34,7 +34,7 @@ lint: typecheck
 # package_dir mapping, so it checks a tree of symlinks laid out as the installed package.
 typecheck:
 	@rm -rf build/typecheck && mkdir -p build/typecheck/auditor
-	@for f in auditor/*.py auditor/py.typed; do ln -s ../../../$$f build/typecheck/auditor/; done
+	@for f in auditor/*.py auditor/py.typed auditor/access; do ln -s ../../../$$f build/typecheck/auditor/; done
 	@for d in checks inventories reports examples; do ln -s ../../../$$d build/typecheck/auditor/$$d; done
 	MYPYPATH=build/typecheck $(VENV)/bin/mypy build/typecheck/auditor tests
 

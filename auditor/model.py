@@ -80,6 +80,7 @@ class Kind(StrEnum):
     # how the organisation is governed
     ORG_UNIT = "org_unit"
     ORG_POLICY = "org_policy"  # SCP, RCP
+    IAM_POLICY = "iam_policy"  # a managed identity policy and its default version
 
 
 # Kinds that hold data whose location, copies and keys the checks judge.

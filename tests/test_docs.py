@@ -42,3 +42,22 @@ def test_exit_codes_in_the_readme_match_the_code():
     assert CollectionError.exit_code == 3
     assert StoreError.exit_code == 4
     assert cli.EXIT_INTERNAL == 5
+
+
+def test_every_package_is_listed_for_the_wheel():
+    import configparser
+
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg")
+    listed = set(config["options"]["packages"].split())
+    mapped = {
+        line.split("=")[0].strip(): line.split("=")[1].strip()
+        for line in config["options"]["package_dir"].strip().splitlines()
+    }
+    found = {"auditor." + p.parent.name for p in (ROOT / "auditor").glob("*/__init__.py")}
+    for package, folder in mapped.items():
+        found |= {
+            package + "." + p.parent.relative_to(ROOT / folder).as_posix().replace("/", ".")
+            for p in (ROOT / folder).glob("*/__init__.py")
+        }
+    assert found <= listed, f"add to setup.cfg packages: {sorted(found - listed)}"

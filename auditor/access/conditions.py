@@ -266,14 +266,14 @@ class Operator:
 # --- evaluation -------------------------------------------------------------------------------
 
 
-def _as_strings(raw: object, where: str) -> tuple[str, ...]:
+def _as_strings(raw: object) -> tuple[str, ...]:
     if isinstance(raw, bool):
         return ("true" if raw else "false",)
     if isinstance(raw, str | int | float):
         return (str(raw),)
     if isinstance(raw, Sequence) and all(isinstance(v, str | int | float | bool) for v in raw):
-        return tuple(_as_strings(v, where)[0] for v in raw)
-    raise ConditionError(f"{where}: condition values must be strings or lists of strings")
+        return tuple(_as_strings(v)[0] for v in raw)
+    raise ConditionError("condition values must be strings or lists of strings")
 
 
 def _resolve_values(values: tuple[str, ...], context: RequestContext) -> Partial | tuple[str, ...]:
@@ -316,11 +316,9 @@ def _apply(op: Operator, policy_values: tuple[str, ...], actual: tuple[str, ...]
     return not any(hits) if op.negated else any(hits)
 
 
-def evaluate_key(
-    op: Operator, key: str, raw_values: object, context: RequestContext, where: str
-) -> Partial:
+def evaluate_key(op: Operator, key: str, raw_values: object, context: RequestContext) -> Partial:
     """One `operator: {key: values}` entry against the context."""
-    policy_values = _as_strings(raw_values, where)
+    policy_values = _as_strings(raw_values)
     found = lookup(context, key)
     if found is None:
         return Partial(Tri.MAYBE, (key,))
@@ -330,18 +328,24 @@ def evaluate_key(
     return Partial.of(_apply(op, resolved, _values(found)))
 
 
-def evaluate_conditions(block: object, context: RequestContext, where: str) -> Partial:
-    """A statement's whole `Condition` block: every operator and every key must hold (AND)."""
+def parse_conditions(block: object) -> list[tuple[Operator, str, object]]:
+    """(operator, key, values) entries of a `Condition` block; ConditionError if malformed."""
     if block is None:
-        return YES
+        return []
     if not isinstance(block, Mapping):
-        raise ConditionError(f"{where}: Condition must be an object")
-    parts: list[Partial] = []
+        raise ConditionError("Condition must be an object")
+    entries: list[tuple[Operator, str, object]] = []
     for name, keys in block.items():
         op = Operator.parse(str(name))
         if not isinstance(keys, Mapping):
-            raise ConditionError(f"{where}: operator {name!r} must map keys to values")
-        parts.extend(
-            evaluate_key(op, str(key), values, context, where) for key, values in keys.items()
-        )
-    return all_of(parts)
+            raise ConditionError(f"operator {name!r} must map keys to values")
+        for key, values in keys.items():
+            _as_strings(values)
+            entries.append((op, str(key), values))
+    return entries
+
+
+def evaluate_conditions(block: object, context: RequestContext) -> Partial:
+    """A statement's whole `Condition` block: every operator and every key must hold (AND)."""
+    entries = parse_conditions(block)
+    return all_of(evaluate_key(op, key, values, context) for op, key, values in entries)

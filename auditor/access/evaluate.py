@@ -48,6 +48,7 @@ from auditor.access.conditions import (
     any_of,
     evaluate_conditions,
     lookup,
+    parse_conditions,
     substitute_variables,
 )
 from auditor.access.matching import Grant, Principal, action_matches, arn_matches, excluded_by
@@ -162,7 +163,7 @@ class _Applied:
     grant: Grant | None = None  # how a resource policy's Principal names the caller
 
 
-def _policy_label(kind: str, doc: Policy, index: int | None) -> str:
+def _policy_label(kind: str, doc: object, index: int | None) -> str:
     name = doc.get("Id") if isinstance(doc, Mapping) else None
     if name:
         return f"{kind} '{name}'"
@@ -200,6 +201,13 @@ def _statement(stmt: object, label: str, index: int, needs_principal: bool) -> _
         raise PolicyDocumentError(f"{where}: a resource-based policy needs Principal")
     if not needs_principal and has_principal:
         raise PolicyDocumentError(f"{where}: this kind of policy cannot name a Principal")
+    for element in ("Action", "NotAction", "Resource", "NotResource"):
+        if element in stmt:
+            _strings(stmt[element], where, element)
+    try:
+        parse_conditions(stmt.get("Condition"))
+    except ConditionError as err:
+        raise PolicyDocumentError(f"{where}: {err}") from err
     return _Statement(where, effect == "Allow", stmt)
 
 
@@ -271,10 +279,7 @@ def _apply(stmt: _Statement, call: _Call, with_principal: bool) -> _Applied:
     resource = _resource_applies(stmt, call)
     if resource.state is Tri.NO:
         return _Applied(stmt, NO, grant)
-    try:
-        condition = evaluate_conditions(stmt.body.get("Condition"), call.context, stmt.where)
-    except ConditionError as err:
-        raise PolicyDocumentError(str(err)) from err
+    condition = evaluate_conditions(stmt.body.get("Condition"), call.context)
     return _Applied(stmt, all_of((resource, condition)), grant)
 
 
@@ -291,7 +296,9 @@ class _Policy:
         verdicts = [
             _Verdict(a.part, (f"{a.statement.where}: Allow",))
             for a in self.applied
-            if a.statement.allow and (grants is None or a.grant in grants)
+            if a.statement.allow
+            and a.part.state is not Tri.NO
+            and (grants is None or a.grant in grants)
         ]
         nothing = _Verdict(NO, (f"{self.label}: no Allow statement applies",))
         return _either(*verdicts) if verdicts else nothing

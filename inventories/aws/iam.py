@@ -402,10 +402,42 @@ def transform_account(raw: Mapping[str, Any], account: str, partition: str) -> I
     yield from transform_providers(facts, account, partition)
 
 
+def _default_document(policy: Mapping[str, Any]) -> Any:
+    """The document of a managed policy's default version (URL-encoded JSON, or parsed)."""
+    for version in policy.get("PolicyVersionList", []):
+        if version.get("IsDefaultVersion"):
+            return version.get("Document")
+    return None
+
+
+def transform_policies(raw: Mapping[str, Any], account: str, partition: str) -> Iterator[Resource]:
+    """Managed policies (customer and AWS) with their default document, for rights evaluation."""
+    for policy in raw.get("policies", []):
+        arn = str(policy["Arn"])
+        document = _default_document(policy)
+        yield Resource(
+            uid=arn,
+            provider="aws",
+            kind=Kind.IAM_POLICY,
+            native_type="iam:policy",
+            name=str(policy.get("PolicyName", arn.rsplit("/", 1)[-1])),
+            account=account,
+            partition=partition,
+            attrs={
+                "aws_managed": arn.split(":")[4] == "aws",
+                "attachment_count": policy.get("AttachmentCount"),
+                "default_version": policy.get("DefaultVersionId"),
+                "document_status": READ if document is not None else "none",
+                "document": document,
+            },
+        )
+
+
 def transform_iam(
     raw: Mapping[str, Any], account: str, partition: str
 ) -> Iterator[Resource | Edge]:
     """The account's raw IAM details → principal resources and delegation edges."""
+    yield from transform_policies(raw, account, partition)
     yield from transform_users(raw, account, partition)
     yield from transform_groups(raw, account, partition)
     yield from transform_roles(raw, account, partition)

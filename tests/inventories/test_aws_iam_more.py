@@ -273,3 +273,37 @@ def test_older_recordings_without_account_facts_are_skipped_not_absent():
         "skipped",
     )
     assert (account["summary_status"], account["root_status"]) == ("skipped", "skipped")
+
+
+def test_managed_policies_carry_their_default_document(moto_endpoint):
+    import json as _json
+
+    import boto3 as _boto3
+
+    from auditor.inventories.aws import iam as iam_module
+    from auditor.inventories.aws.session import make_client
+    from auditor.model import Kind as _Kind
+
+    raw_iam = _boto3.client("iam", region_name="cn-north-1", endpoint_url=moto_endpoint)
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}],
+    }
+    arn = raw_iam.create_policy(PolicyName="read-all", PolicyDocument=_json.dumps(document))[
+        "Policy"
+    ]["Arn"]
+    raw_iam.create_role(RoleName="analyst", AssumeRolePolicyDocument=_json.dumps(document))
+    raw_iam.attach_role_policy(RoleName="analyst", PolicyArn=arn)
+    session = _boto3.Session(region_name="cn-north-1")
+    raw = iam_module.get_iam(make_client(session, "iam", "cn-north-1", moto_endpoint))
+    (policy,) = [
+        r
+        for r in iam_module.transform_policies(raw, "123456789012", "aws-cn")
+        if r.kind is _Kind.IAM_POLICY
+    ]
+    assert policy.uid == arn == "arn:aws-cn:iam::123456789012:policy/read-all"
+    assert policy.attrs["aws_managed"] is False
+    assert policy.attrs["document_status"] == "read"
+    stored = policy.attrs["document"]
+    parsed = _json.loads(stored) if isinstance(stored, str) else stored
+    assert parsed["Statement"][0]["Action"] == "s3:GetObject"
