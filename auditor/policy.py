@@ -142,6 +142,8 @@ class TrustedParty:
     contract_expiry: date | None = None
     dept_sponsor: str | None = None
     contract: str = ""
+    # Role trust for this party must demand sts:ExternalId (confused-deputy protection).
+    require_external_id: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +169,8 @@ class Policy:
     accounts: Mapping[str, AccountInfo]
     trusted: Mapping[str, TrustedParty]
     region_overrides: Mapping[str, str] = field(default_factory=dict)
+    # Where audit logs may be delivered; None when the policy does not say (checks: UNKNOWN).
+    log_jurisdictions: frozenset[str] | None = None
     disabled_checks: frozenset[str] = frozenset()
     severity_overrides: Mapping[str, Severity] = field(default_factory=dict)
 
@@ -414,6 +418,7 @@ class _Builder:
                     ("region_overrides",), self.raw.get("region_overrides")
                 ).items()
             },
+            log_jurisdictions=self.log_jurisdictions(sets),
             disabled_checks=disabled,
             severity_overrides=overrides,
         )
@@ -572,8 +577,20 @@ class _Builder:
                 contract_expiry=self.day((*where, "contract_expiry"), body.get("contract_expiry")),
                 dept_sponsor=self.text((*where, "dept_sponsor"), body.get("dept_sponsor")) or None,
                 contract=self.text((*where, "contract"), body.get("contract")),
+                require_external_id=self.flag(
+                    (*where, "require_external_id"), body.get("require_external_id"), False
+                ),
             )
         return result
+
+    def log_jurisdictions(self, sets: Mapping[str, frozenset[str]]) -> frozenset[str] | None:
+        raw = self.raw.get("log_jurisdictions")
+        if raw is None:
+            return None
+        found: set[str] = set()
+        for i, member in enumerate(self.sequence(("log_jurisdictions",), raw)):
+            found |= self.countries(("log_jurisdictions", str(i)), member, sets)
+        return frozenset(found)
 
     def check_selection(self, raw: Mapping[str, Any]) -> tuple[frozenset[str], dict[str, Severity]]:
         disabled = frozenset(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from typing import Any
+from urllib.parse import unquote
 
 from auditor.checking import CheckContext, CheckMeta, Result, Theme, check
 from auditor.checks.common import (
@@ -14,7 +17,7 @@ from auditor.checks.common import (
     unknown,
     unreadable,
 )
-from auditor.model import DATA_KINDS, RIGHTS, Kind, Relation, Severity, Status
+from auditor.model import DATA_KINDS, RIGHTS, Kind, Relation, Resource, Severity, Status
 
 
 @check(
@@ -117,3 +120,109 @@ def grants_to_outside_accounts(ctx: CheckContext) -> Iterator[Result]:
             yield Result(
                 resource, Status.PASS, f"no outside account holds rights on {resource.name}"
             )
+
+
+# A role that can do everything: its trust decides who owns the account.
+ADMIN_POLICY_SUFFIXES = ("policy/AdministratorAccess",)
+
+
+@check(
+    CheckMeta(
+        id="ACC-003",
+        title="Role trust without the conditions that keep it to the intended caller",
+        theme=Theme.ACCESS,
+        severity=Severity.HIGH,
+        fails_when=(
+            "a role trusts another account without sts:ExternalId when that account is not "
+            "trusted or its trusted_accounts entry sets require_external_id, or an "
+            "administrator role can be assumed without aws:MultiFactorAuthPresent"
+        ),
+        frameworks=(
+            "AWS confused-deputy guidance",
+            "SecNumCloud 3.2 9.6(f)",
+            "GB/T 22239-2019 8.2.4.1",
+        ),
+        remediation=(
+            "Add a Condition with sts:ExternalId (agreed with the third party) to cross-account "
+            "trust, and aws:MultiFactorAuthPresent to administrator roles people assume."
+        ),
+        cli="aws iam update-assume-role-policy --role-name ROLE --policy-document file://trust.json",
+    )
+)
+def trust_without_conditions(ctx: CheckContext) -> Iterator[Result]:
+    for role in own_resources(ctx, Kind.ROLE):
+        if missing := unreadable(role, "trust_policy"):
+            yield unknown(role, missing)
+            continue
+        problems = [*_external_id_gaps(ctx, role), *_mfa_gaps(role)]
+        if problems:
+            message = f"trust of {role.name}: " + "; ".join(problems)
+            yield Result(role, Status.FAIL, message, (f"trust policy of {role.uid}",))
+        else:
+            yield Result(role, Status.PASS, f"trust of {role.name} carries the conditions it needs")
+
+
+def _trust_statements(role: Resource) -> list[dict[str, Any]]:
+    document = role.attrs.get("trust_policy") or {}
+    if isinstance(document, str):
+        try:
+            document = json.loads(unquote(document))
+        except ValueError:
+            return []
+    statements = document.get("Statement", []) if isinstance(document, dict) else []
+    if isinstance(statements, dict):
+        statements = [statements]
+    return [s for s in statements if isinstance(s, dict) and s.get("Effect") == "Allow"]
+
+
+def _aws_principals(statement: dict[str, Any]) -> list[str]:
+    principal = statement.get("Principal", {})
+    if principal == "*":
+        return ["*"]
+    values = principal.get("AWS", []) if isinstance(principal, dict) else []
+    return [values] if isinstance(values, str) else [str(v) for v in values]
+
+
+def _condition_keys(statement: dict[str, Any]) -> set[str]:
+    return {
+        key.casefold()
+        for block in (statement.get("Condition") or {}).values()
+        if isinstance(block, dict)
+        for key in block
+    }
+
+
+def _account_of(principal: str) -> str | None:
+    if principal.isdigit():
+        return principal
+    parts = principal.split(":")
+    return parts[4] if len(parts) > 4 and parts[4].isdigit() else None
+
+
+def _external_id_gaps(ctx: CheckContext, role: Resource) -> list[str]:
+    gaps = []
+    for statement in _trust_statements(role):
+        if "sts:externalid" in _condition_keys(statement):
+            continue
+        for principal in _aws_principals(statement):
+            account = _account_of(principal)
+            if principal == "*" or account is None:
+                gaps.append(f"{principal} may assume it with no sts:ExternalId")
+            elif not ctx.policy.is_own_account(account):
+                party = ctx.policy.trusted_party(account)
+                if party is None or party.require_external_id:
+                    who = party.org if party else "an account in no list of the policy"
+                    gaps.append(f"account {account} ({who}) may assume it with no sts:ExternalId")
+    return gaps
+
+
+def _mfa_gaps(role: Resource) -> list[str]:
+    attached = role.attrs.get("attached_policies") or []
+    if not any(str(arn).endswith(ADMIN_POLICY_SUFFIXES) for arn in attached):
+        return []
+    return [
+        f"administrator role assumable by {', '.join(_aws_principals(statement))} without MFA"
+        for statement in _trust_statements(role)
+        if _aws_principals(statement)
+        and "aws:multifactorauthpresent" not in _condition_keys(statement)
+    ]

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from auditor.checking import CheckContext, CheckMeta, Result, Theme, check
-from auditor.checks.common import classification_of, own_resources, weighted
-from auditor.model import DATA_KINDS, Kind, Severity, Status
+from auditor.checks.common import classification_of, own_resources, party_of, weighted
+from auditor.graph import explain_path, who_can
+from auditor.model import DATA_KINDS, Kind, Relation, Severity, Status
 
 
 @check(
@@ -58,3 +59,59 @@ def data_outside_allowed_jurisdictions(ctx: CheckContext) -> Iterator[Result]:
                 f"its class allows only {cls.allowed_text()}"
             )
             yield Result(resource, Status.FAIL, message, severity=severity)
+
+
+@check(
+    CheckMeta(
+        id="SOV-006",
+        title="Restricted data administrable from a foreign jurisdiction",
+        theme=Theme.SOVEREIGNTY,
+        severity=Severity.HIGH,
+        fails_when=(
+            "a party whose jurisdiction the data's class does not allow holds can_admin on a "
+            "restricted store or its key, directly or through roles it can assume"
+        ),
+        frameworks=(
+            "GB/T 22239-2019 8.2.7.1 (运维地点境内)",
+            "SecNumCloud 3.2 19.2(c), 9.7(d)",
+            "ITAR (US persons)",
+        ),
+        remediation=(
+            "Remove the foreign party's administrative rights; route any foreign support "
+            "through a supervised bastion inside the allowed jurisdiction."
+        ),
+    )
+)
+def administrable_from_abroad(ctx: CheckContext) -> Iterator[Result]:
+    for store in own_resources(ctx, *DATA_KINDS, Kind.KEY):
+        cls = classification_of(ctx, store).classification
+        if not cls.restricted:
+            continue
+        foreign, unclear = [], []
+        for grant in who_can(ctx.graph, store.uid, Relation.CAN_ADMIN):
+            kind, who = party_of(ctx, grant.principal)
+            if kind in ("own", "service"):
+                continue
+            party = ctx.policy.trusted_party(str(ctx.graph.nodes[grant.principal].get("account")))
+            country = party.jurisdiction if party else None
+            lines = explain_path(ctx.graph, grant.path)
+            if kind == "public":
+                foreign.append((f"{who} [anywhere]", lines))
+            elif country is not None and cls.allows(country) is False:
+                foreign.append((f"{who} [{country}]", lines))
+            elif country is None:
+                unclear.append((who, lines))
+        if foreign:
+            message = f"{'; '.join(w for w, _ in foreign)} can administer {store.name} ({cls.name})"
+            evidence = tuple(line for _, lines in foreign for line in lines)
+            yield Result(store, Status.FAIL, message, evidence)
+        elif unclear:
+            message = (
+                f"{'; '.join(w for w, _ in unclear)} can administer {store.name} ({cls.name}) "
+                "from a jurisdiction the policy does not state"
+            )
+            evidence = tuple(line for _, lines in unclear for line in lines)
+            yield Result(store, Status.UNKNOWN, message, evidence)
+        else:
+            message = f"only parties in {cls.allowed_text()} can administer {store.name}"
+            yield Result(store, Status.PASS, message)
