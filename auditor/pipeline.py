@@ -6,6 +6,7 @@ collect → store → graph → check → report.  The CLI calls these; tests ca
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -24,6 +25,7 @@ from auditor.inventories.regions import jurisdiction_of, table_version
 from auditor.model import Coverage, Finding, Record, Resource, Severity, Status
 from auditor.policy import Policy
 from auditor.reports.render import ReportInput, write_report
+from auditor.rights import identity_rights
 from auditor.store import RunInfo, Store
 
 log = logging.getLogger(__name__)
@@ -85,14 +87,17 @@ def collect(
 
 
 def graph_of(store: Store, run: RunInfo) -> nx.MultiDiGraph[str]:
-    """The graph of one run, built from the store."""
-    return build_graph(store.resources(run.id), store.edges(run.id))
+    """The graph of one run: the stored edges plus the rights identity policies grant."""
+    resources = {r.uid: r for r in store.resources(run.id)}
+    edges = itertools.chain(store.edges(run.id), identity_rights(resources))
+    return build_graph(resources.values(), edges)
 
 
 def check(store: Store, policy: Policy, run: RunInfo, today: date | None = None) -> list[Finding]:
     """Build the graph of a run, run every enabled check and store the findings."""
     resources = {r.uid: r for r in store.resources(run.id)}
-    graph = build_graph(resources.values(), store.edges(run.id))
+    edges = itertools.chain(store.edges(run.id), identity_rights(resources))
+    graph = build_graph(resources.values(), edges)
     coverage = {(c.account, c.region, c.service): c.outcome.value for c in store.coverage(run.id)}
     ctx = CheckContext(resources, graph, policy, coverage, today or date.today())
     findings = run_checks(ctx, load_checks())
