@@ -150,23 +150,48 @@ def who_can(graph: nx.MultiDiGraph[str], uid: str, right: Relation) -> list[Gran
     """
     if uid not in graph:
         return []
-    grants: list[Grant] = []
-    queue: deque[tuple[str, tuple[Hop, ...]]] = deque()
+    best: dict[str, tuple[Hop, ...]] = {}
     for holder, _, data in graph.in_edges(uid, data=True):
-        if data["relation"] == right:
-            queue.append((holder, (Hop(holder, uid, right, data["evidence"]),)))
+        if data["relation"] != right:
+            continue
+        last = Hop(holder, uid, right, data["evidence"])
+        for principal, via in _delegators(graph, holder):
+            path = (*via, last)
+            if principal not in best or len(path) < len(best[principal]):
+                best[principal] = path
+    ordered = sorted(best.items(), key=lambda item: (len(item[1]), item[0]))
+    return [Grant(principal, right, path) for principal, path in ordered]
+
+
+# Per graph: holder -> every principal that can act as it, with the delegation hops.
+_DELEGATORS = "_govaudit_delegators"
+
+
+def _delegators(graph: nx.MultiDiGraph[str], holder: str) -> list[tuple[str, tuple[Hop, ...]]]:
+    """`holder` itself and everyone who can become it (assume, member of), shortest first.
+
+    Memoised on the graph: checks ask who_can for every store and key, and the same roles
+    hold rights on thousands of them, so each role's delegation tree is walked once.  A graph
+    is built once per run and never changed afterwards, so the cache cannot go stale.
+    """
+    cache: dict[str, list[tuple[str, tuple[Hop, ...]]]] = graph.graph.setdefault(_DELEGATORS, {})
+    if holder in cache:
+        return cache[holder]
+    found: list[tuple[str, tuple[Hop, ...]]] = []
+    queue: deque[tuple[str, tuple[Hop, ...]]] = deque([(holder, ())])
     seen: set[str] = set()
     while queue:
         principal, path = queue.popleft()
         if principal in seen:
             continue
         seen.add(principal)
-        grants.append(Grant(principal, right, path))
+        found.append((principal, path))
         for delegate, _, data in graph.in_edges(principal, data=True):
             if data["relation"] in DELEGATION and delegate not in seen:
                 hop = Hop(delegate, principal, data["relation"], data["evidence"])
                 queue.append((delegate, (hop, *path)))
-    return grants
+    cache[holder] = found
+    return found
 
 
 def describe_node(graph: nx.MultiDiGraph[str], uid: str) -> str:
