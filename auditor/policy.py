@@ -171,6 +171,8 @@ class Policy:
     region_overrides: Mapping[str, str] = field(default_factory=dict)
     # Where audit logs may be delivered; None when the policy does not say (checks: UNKNOWN).
     log_jurisdictions: frozenset[str] | None = None
+    # Principals (ARNs) allowed to alter audit logs: the audit administrators (审计管理员).
+    audit_admins: frozenset[str] = frozenset()
     disabled_checks: frozenset[str] = frozenset()
     severity_overrides: Mapping[str, Severity] = field(default_factory=dict)
 
@@ -419,6 +421,7 @@ class _Builder:
                 ).items()
             },
             log_jurisdictions=self.log_jurisdictions(sets),
+            audit_admins=self.audit_admins(),
             disabled_checks=disabled,
             severity_overrides=overrides,
         )
@@ -582,6 +585,17 @@ class _Builder:
                 ),
             )
         return result
+
+    def audit_admins(self) -> frozenset[str]:
+        roles = self.mapping(("roles",), self.raw.get("roles"))
+        where = ("roles", "audit_admins")
+        found = set()
+        for i, value in enumerate(self.sequence(where, roles.get("audit_admins"))):
+            arn = self.text((*where, str(i)), value)
+            if not arn.startswith("arn:"):
+                self.err((*where, str(i)), f"{arn!r} is not an ARN")
+            found.add(arn)
+        return frozenset(found)
 
     def log_jurisdictions(self, sets: Mapping[str, frozenset[str]]) -> frozenset[str] | None:
         raw = self.raw.get("log_jurisdictions")

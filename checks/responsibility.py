@@ -14,6 +14,7 @@ from auditor.checks.common import (
     unreadable,
     weighted,
 )
+from auditor.graph import explain_path, who_can
 from auditor.model import DATA_KINDS, RIGHTS, Kind, Relation, Resource, Severity, Status
 from auditor.policy import TrustedParty
 
@@ -158,3 +159,65 @@ def _describe(held: list[_VendorRight], resource: Resource) -> str:
         when = f"contract {party.contract or '(unnamed)'} {verb} {party.contract_expiry}"
         parts.append(f"{party.org} ({party.account}; {when}) holds {rights}")
     return f"{'; '.join(parts)} on {resource.name}"
+
+
+@check(
+    CheckMeta(
+        id="RSP-005",
+        title="Someone other than the audit administrators can alter audit logs",
+        theme=Theme.RESPONSIBILITY,
+        severity=Severity.HIGH,
+        fails_when=(
+            "a principal that is not listed in roles.audit_admins (nor a cloud service) can "
+            "write to or administer a trail, or a bucket or log group a trail delivers to, "
+            "directly or through roles it can assume"
+        ),
+        frameworks=(
+            "GB/T 22239-2019 8.1.4.3(c) 保护审计记录",
+            "NIST 800-53 AU-9(4)",
+            "SecNumCloud 3.2 7.1(b)",
+            "CIS AWS Foundations 5.0 4.5",
+        ),
+        remediation=(
+            "Keep trail and log-archive rights to the audit administrator role: deny trail "
+            "changes and log deletion to everyone else with an SCP, and turn on Object Lock."
+        ),
+    )
+)
+def logs_alterable_by_others(ctx: CheckContext) -> Iterator[Result]:
+    for target in _audit_log_stores(ctx):
+        others = []
+        for relation in (Relation.CAN_WRITE, Relation.CAN_ADMIN):
+            for grant in who_can(ctx.graph, target.uid, relation):
+                if _may_alter_logs(ctx, grant.principal):
+                    continue
+                others.append((grant.principal, explain_path(ctx.graph, grant.path)))
+        if others:
+            who = sorted({p for p, _ in others})
+            message = (
+                f"{len(who)} principal(s) outside the audit administrators can alter "
+                f"{target.name}: {', '.join(who[:5])}"
+            )
+            evidence = tuple(line for _, lines in others for line in lines)
+            yield Result(target, Status.FAIL, message, evidence)
+        else:
+            yield Result(target, Status.PASS, f"only audit administrators can alter {target.name}")
+
+
+def _audit_log_stores(ctx: CheckContext) -> list[Resource]:
+    """Trails, and the buckets and log groups trails deliver to."""
+    stores = {}
+    for trail in own_resources(ctx, Kind.TRAIL):
+        stores[trail.uid] = trail
+        for _, dst, data in ctx.graph.out_edges(trail.uid, data=True):
+            if data["relation"] == Relation.DELIVERS_LOGS_TO and dst in ctx.resources:
+                stores[dst] = ctx.resources[dst]
+    return [stores[uid] for uid in sorted(stores)]
+
+
+def _may_alter_logs(ctx: CheckContext, principal: str) -> bool:
+    # A cloud service delivering logs, and the account as a whole (which only says "whoever
+    # its identity policies allow": those principals are judged one by one), are not people.
+    if principal.startswith(("service:", "account:")):
+        return principal.startswith("service:") or ctx.policy.is_own_account(principal[8:])
+    return principal in ctx.policy.audit_admins

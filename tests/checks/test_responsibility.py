@@ -60,3 +60,46 @@ def test_rsp007_expired_expiring_and_valid_contracts(tmp_path):
 
 def test_rsp007_silent_without_vendors():
     assert run_one("RSP-007", make_ctx([bucket("b")])) == {}
+
+
+def test_rsp005_only_audit_admins_may_alter_logs(tmp_path):
+    from auditor.inventories.regions import jurisdiction_of
+    from auditor.model import Kind, Resource
+    from auditor.policy import load_policy
+    from tests.helpers import policy
+
+    trail = Resource(
+        uid="arn:aws-cn:cloudtrail:cn-north-1:111111111111:trail/org",
+        provider="aws",
+        kind=Kind.TRAIL,
+        native_type="cloudtrail:trail",
+        name="org",
+        account="111111111111",
+        region="cn-north-1",
+        jurisdiction=jurisdiction_of("aws", "cn-north-1"),
+    )
+    archive = bucket("log-archive")
+    auditor_role, ops = role("audit-admin"), role("ops")
+    edges = [
+        edge(trail, archive, Relation.DELIVERS_LOGS_TO),
+        edge("service:cloudtrail.amazonaws.com", archive, Relation.CAN_WRITE),
+        edge("account:111111111111", archive, Relation.CAN_ADMIN),
+        edge(auditor_role, archive, Relation.CAN_ADMIN),
+        edge(ops, trail, Relation.CAN_ADMIN),
+        edge("account:999988887777", ops, Relation.CAN_ASSUME),
+    ]
+    text = Path(policy().path).read_text("utf-8") + (
+        f"roles: {{audit_admins: ['{auditor_role.uid}']}}\n"
+    )
+    (tmp_path / "p.yaml").write_text(text, "utf-8")
+    found = run_one(
+        "RSP-005",
+        make_ctx([trail, archive, auditor_role, ops], edges, load_policy(tmp_path / "p.yaml")),
+    )
+    assert found["log-archive"].status is Status.PASS
+    assert found["org"].status is Status.FAIL
+    assert "ops" in found["org"].message
+    assert "account:999988887777" in found["org"].message  # through the role it can assume
+    # without the audit admin listed, the role that may administer the archive is a finding
+    found = run_one("RSP-005", make_ctx([trail, archive, auditor_role, ops], edges))
+    assert found["log-archive"].status is Status.FAIL
