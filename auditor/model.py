@@ -25,6 +25,8 @@ class Relation(StrEnum):
     CAN_ADMIN = "can_admin"
     CAN_DECRYPT = "can_decrypt"
     CAN_ASSUME = "can_assume"
+    # src can make itself (or become) dst by changing IAM: a privilege escalation.
+    CAN_ESCALATE = "can_escalate"
     MEMBER_OF = "member_of"
     OWNED_BY = "owned_by"
 
@@ -42,7 +44,7 @@ RIGHTS = frozenset(
     {Relation.CAN_READ, Relation.CAN_WRITE, Relation.CAN_ADMIN, Relation.CAN_DECRYPT}
 )
 # Edges a principal follows to act as another principal.
-DELEGATION = frozenset({Relation.CAN_ASSUME, Relation.MEMBER_OF})
+DELEGATION = frozenset({Relation.CAN_ASSUME, Relation.MEMBER_OF, Relation.CAN_ESCALATE})
 
 
 class Kind(StrEnum):

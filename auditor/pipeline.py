@@ -9,7 +9,7 @@ import dataclasses
 import itertools
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ import networkx as nx
 
 from auditor import __version__
 from auditor.checking import CheckContext, CheckMeta, load_checks, run_checks
+from auditor.escalation import escalation_edges
 from auditor.graph import build_graph
 from auditor.inventories.aws import AwsTarget, collect_aws
 from auditor.inventories.aws.registry import all_permissions
@@ -86,18 +87,25 @@ def collect(
     return store.get_run(run_id)
 
 
-def graph_of(store: Store, run: RunInfo) -> nx.MultiDiGraph[str]:
-    """The graph of one run: the stored edges plus the rights identity policies grant."""
-    resources = {r.uid: r for r in store.resources(run.id)}
-    edges = itertools.chain(store.edges(run.id), identity_rights(resources))
+def _evaluated_graph(
+    store: Store, run: RunInfo, resources: Mapping[str, Resource]
+) -> nx.MultiDiGraph[str]:
+    """Stored edges, plus what identity policies grant and who can escalate to whom."""
+    edges = itertools.chain(
+        store.edges(run.id), identity_rights(resources), escalation_edges(resources)
+    )
     return build_graph(resources.values(), edges)
+
+
+def graph_of(store: Store, run: RunInfo) -> nx.MultiDiGraph[str]:
+    """The graph of one run, built from the store."""
+    return _evaluated_graph(store, run, {r.uid: r for r in store.resources(run.id)})
 
 
 def check(store: Store, policy: Policy, run: RunInfo, today: date | None = None) -> list[Finding]:
     """Build the graph of a run, run every enabled check and store the findings."""
     resources = {r.uid: r for r in store.resources(run.id)}
-    edges = itertools.chain(store.edges(run.id), identity_rights(resources))
-    graph = build_graph(resources.values(), edges)
+    graph = _evaluated_graph(store, run, resources)
     coverage = {(c.account, c.region, c.service): c.outcome.value for c in store.coverage(run.id)}
     ctx = CheckContext(resources, graph, policy, coverage, today or date.today())
     findings = run_checks(ctx, load_checks())

@@ -226,3 +226,42 @@ def _mfa_gaps(role: Resource) -> list[str]:
         if _aws_principals(statement)
         and "aws:multifactorauthpresent" not in _condition_keys(statement)
     ]
+
+
+@check(
+    CheckMeta(
+        id="ACC-004",
+        title="A principal can escalate its own privileges",
+        theme=Theme.ACCESS,
+        severity=Severity.HIGH,
+        fails_when=(
+            "identity policies (evaluated with boundaries and SCPs) let a user or role rewrite "
+            "its own policies, create credentials for another user, rewrite a role's trust, or "
+            "pass a role to code it runs: it can become more than it was granted"
+        ),
+        frameworks=(
+            "GB/T 22239-2019 8.1.4.2(d) 最小权限",
+            "NIST 800-53 AC-6",
+            "CIS AWS Foundations 5.0 1.15",
+        ),
+        remediation=(
+            "Remove the IAM write actions (or scope iam:PassRole to the roles the workload "
+            "needs), and set a permissions boundary on principals that must manage IAM."
+        ),
+    )
+)
+def privilege_escalation(ctx: CheckContext) -> Iterator[Result]:
+    for principal in own_resources(ctx, Kind.USER, Kind.ROLE):
+        paths = [
+            (dst, data)
+            for _, dst, data in ctx.graph.out_edges(principal.uid, data=True)
+            if data["relation"] == Relation.CAN_ESCALATE
+        ]
+        if not paths:
+            yield Result(principal, Status.PASS, f"{principal.name} cannot change its own rights")
+            continue
+        targets = sorted({"itself" if dst == principal.uid else dst for dst, _ in paths})
+        pending = sorted({k for _, d in paths for k in d["conditions"].get("pending", [])})
+        note = f" (if {', '.join(pending)})" if pending else ""
+        message = f"{principal.name} can escalate to {', '.join(targets)}{note}"
+        yield Result(principal, Status.FAIL, message, tuple(d["evidence"] for _, d in paths))
