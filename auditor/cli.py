@@ -470,7 +470,9 @@ def list_checks(as_json: bool) -> int:
 def _run_graph(db_path: Path, run_id: int | None) -> Any:
     store = _open(db_path)
     try:
-        return pipeline.graph_of(store, _run(store, run_id))
+        run = _run(store, run_id)
+        # The run's own policy names the parties behind account numbers, when unchanged.
+        return pipeline.graph_of(store, run, _policy_of_run(run))
     finally:
         store.close()
 

@@ -12,12 +12,15 @@ import re
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
 from auditor.inventories.regions import jurisdiction_of
 from auditor.model import DATA_FLOW, DELEGATION, Edge, Kind, Relation, Resource
+
+if TYPE_CHECKING:
+    from auditor.policy import Policy
 
 _ARN = re.compile(
     r"^arn:(?P<partition>[^:]+):(?P<service>[^:]+):(?P<region>[^:]*):(?P<account>[^:]*):"
@@ -97,6 +100,27 @@ def _implied_node(uid: str) -> dict[str, Any]:
         "jurisdiction": jurisdiction_of("aws", region),
         "name": uid.rsplit(":", 1)[-1],
     }
+
+
+def annotate_parties(graph: nx.MultiDiGraph[str], policy: Policy) -> None:
+    """Name the party and country of every account node, from the audit policy.
+
+    Own accounts become the organisation's; trusted ones carry their org, kind and
+    jurisdiction; any other account is an "unknown external" party of unknown country.
+    """
+    for _, attrs in graph.nodes(data=True):
+        account = attrs.get("account")
+        if attrs.get("kind") is not Kind.ACCOUNT or not account:
+            continue
+        party = policy.trusted_party(str(account))
+        if policy.is_own_account(str(account)):
+            attrs["party"] = policy.organisation
+            attrs["jurisdiction"] = attrs.get("jurisdiction") or policy.home_jurisdiction
+        elif party is not None:
+            attrs["party"] = f"{party.org} ({party.kind})"
+            attrs["jurisdiction"] = party.jurisdiction
+        else:
+            attrs["party"] = "unknown external"
 
 
 def _edges_of(graph: nx.MultiDiGraph[str], relations: frozenset[Relation]) -> nx.MultiDiGraph[str]:
@@ -198,6 +222,8 @@ def describe_node(graph: nx.MultiDiGraph[str], uid: str) -> str:
     """A node as a reader sees it: its uid plus where it sits, when known."""
     attrs = graph.nodes[uid] if uid in graph else {}
     region, country = attrs.get("region"), attrs.get("jurisdiction")
+    if attrs.get("party"):
+        return f"{uid} ({attrs['party']}, {country or 'jurisdiction unknown'})"
     if region or country:
         return f"{uid} ({region or 'region unknown'}, {country or 'jurisdiction unknown'})"
     return uid

@@ -19,7 +19,7 @@ import networkx as nx
 from auditor import __version__
 from auditor.checking import CheckContext, CheckMeta, load_checks, run_checks
 from auditor.escalation import escalation_edges
-from auditor.graph import build_graph
+from auditor.graph import annotate_parties, build_graph
 from auditor.inventories.aws import AwsTarget, collect_aws
 from auditor.inventories.aws.registry import all_permissions
 from auditor.inventories.regions import jurisdiction_of, table_version
@@ -97,15 +97,19 @@ def _evaluated_graph(
     return build_graph(resources.values(), edges)
 
 
-def graph_of(store: Store, run: RunInfo) -> nx.MultiDiGraph[str]:
-    """The graph of one run, built from the store."""
-    return _evaluated_graph(store, run, {r.uid: r for r in store.resources(run.id)})
+def graph_of(store: Store, run: RunInfo, policy: Policy | None = None) -> nx.MultiDiGraph[str]:
+    """The graph of one run, built from the store; with a policy, accounts carry their party."""
+    graph = _evaluated_graph(store, run, {r.uid: r for r in store.resources(run.id)})
+    if policy is not None:
+        annotate_parties(graph, policy)
+    return graph
 
 
 def check(store: Store, policy: Policy, run: RunInfo, today: date | None = None) -> list[Finding]:
     """Build the graph of a run, run every enabled check and store the findings."""
     resources = {r.uid: r for r in store.resources(run.id)}
     graph = _evaluated_graph(store, run, resources)
+    annotate_parties(graph, policy)
     coverage = {(c.account, c.region, c.service): c.outcome.value for c in store.coverage(run.id)}
     ctx = CheckContext(resources, graph, policy, coverage, today or date.today())
     findings = run_checks(ctx, load_checks())

@@ -71,10 +71,11 @@ def who_can_answer(graph: nx.MultiDiGraph[str], uid: str, rights: Iterable[str])
     for name in rights:
         for grant in who_can(graph, uid, RIGHT_NAMES[name]):
             attrs = graph.nodes[grant.principal]
+            party = f" ({attrs['party']})" if attrs.get("party") else ""
             answers.append(
-                Answer(grant.principal, name, attrs.get("jurisdiction"), _hops(grant.path))
+                Answer(grant.principal, name + party, attrs.get("jurisdiction"), _hops(grant.path))
             )
-    return sorted(answers, key=lambda a: (a.detail, a.subject))
+    return sorted(answers, key=lambda a: (a.detail.split(" ", 1)[0], a.subject))
 
 
 def reach_answer(graph: nx.MultiDiGraph[str], uid: str) -> list[Answer]:

@@ -86,3 +86,30 @@ def test_explain_path_names_region_and_country_and_evidence():
         "arn:aws:s3:::a (ap-east-1, HK) —replicates_to→ arn:aws:s3:::c (eu-central-1, DE)"
     )
     assert "test: " in line
+
+
+def test_account_nodes_carry_party_and_country_from_the_policy():
+    from auditor.graph import annotate_parties
+    from tests.helpers import policy
+
+    b = bucket("b")
+    graph = build_graph(
+        [b],
+        [
+            edge("account:111111111111", b, Relation.CAN_ADMIN),
+            edge("account:444444444444", b, Relation.CAN_READ),
+            edge("account:999988887777", b, Relation.CAN_READ),
+        ],
+    )
+    annotate_parties(graph, policy())
+    assert graph.nodes["account:111111111111"]["party"] == "测试局"
+    assert graph.nodes["account:111111111111"]["jurisdiction"] == "CN"
+    assert graph.nodes["account:444444444444"]["party"] == "某运维公司 (vendor)"
+    assert graph.nodes["account:444444444444"]["jurisdiction"] == "CN"
+    assert graph.nodes["account:999988887777"]["party"] == "unknown external"
+    assert graph.nodes["account:999988887777"]["jurisdiction"] is None
+    from auditor.graph import describe_node
+
+    assert describe_node(graph, "account:999988887777") == (
+        "account:999988887777 (unknown external, jurisdiction unknown)"
+    )
