@@ -173,6 +173,8 @@ class Policy:
     log_jurisdictions: frozenset[str] | None = None
     # Principals (ARNs) allowed to alter audit logs: the audit administrators (审计管理员).
     audit_admins: frozenset[str] = frozenset()
+    # Hosts and e-mail domains outside the clouds that data may be sent to: host -> country.
+    external_endpoints: Mapping[str, str] = field(default_factory=dict)
     disabled_checks: frozenset[str] = frozenset()
     severity_overrides: Mapping[str, Severity] = field(default_factory=dict)
 
@@ -422,6 +424,7 @@ class _Builder:
             },
             log_jurisdictions=self.log_jurisdictions(sets),
             audit_admins=self.audit_admins(),
+            external_endpoints=self.external_endpoints(),
             disabled_checks=disabled,
             severity_overrides=overrides,
         )
@@ -585,6 +588,20 @@ class _Builder:
                 ),
             )
         return result
+
+    def external_endpoints(self) -> dict[str, str]:
+        found = {}
+        where = ("external_endpoints",)
+        for i, item in enumerate(self.sequence(where, self.raw.get("external_endpoints"))):
+            body = self.mapping((*where, str(i)), item)
+            host = self.text((*where, str(i), "host"), body.get("host"), required=True)
+            country = self.text((*where, str(i), "country"), body.get("country"), required=True)
+            if country and not (len(country) == 2 and country.isupper()):
+                self.err(
+                    (*where, str(i), "country"), f"{country!r} is not an ISO-3166 country code"
+                )
+            found[host.lower()] = country
+        return found
 
     def audit_admins(self) -> frozenset[str]:
         roles = self.mapping(("roles",), self.raw.get("roles"))

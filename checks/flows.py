@@ -14,6 +14,7 @@ from auditor.checks.common import (
 )
 from auditor.graph import data_reaches, describe_node, explain_path
 from auditor.model import DATA_KINDS, Kind, Relation, Resource, Severity, Status
+from auditor.policy import Classification
 
 REPLICATION = frozenset({Relation.REPLICATES_TO})
 COPIES = frozenset({Relation.COPIES_TO})
@@ -301,3 +302,65 @@ def peering_outside(ctx: CheckContext) -> Iterator[Result]:
                 else "no peering"
             )
             yield Result(network, Status.PASS, f"{network.name}: {note}")
+
+
+@check(
+    CheckMeta(
+        id="FLOW-006",
+        title="Messages and events sent outside the organisation",
+        theme=Theme.FLOW,
+        severity=Severity.HIGH,
+        fails_when=(
+            "a topic, queue or bucket sends messages or event notifications to an HTTP(S), "
+            "e-mail or SMS endpoint not listed in external_endpoints with a country the data's "
+            "class allows, or to a queue, function or topic of an account neither own nor trusted"
+        ),
+        frameworks=("PIPL art. 38", "GB/T 22239-2019 8.2.4.5(a)", "DSL art. 31"),
+        remediation=(
+            "Remove the subscription or notification, or register the endpoint (host and "
+            "country) in external_endpoints once its transfer is approved."
+        ),
+        cli="aws sns unsubscribe --subscription-arn SUBSCRIPTION",
+    )
+)
+def messages_leave(ctx: CheckContext) -> Iterator[Result]:
+    for source in own_resources(ctx, Kind.TOPIC, Kind.QUEUE, Kind.OBJECT_STORE):
+        targets = [
+            (dst, data)
+            for _, dst, data in ctx.graph.out_edges(source.uid, data=True)
+            if data["relation"] == Relation.COPIES_TO and _is_message_target(dst)
+        ]
+        if not targets:
+            continue
+        cls = classification_of(ctx, source).classification
+        bad = [
+            f"{data['evidence']} [{why}]"
+            for dst, data in targets
+            if (why := _outside(ctx, dst, cls))
+        ]
+        if bad:
+            yield Result(source, Status.FAIL, f"{source.name} sends data outside", tuple(bad))
+        else:
+            message = f"{source.name} sends to {len(targets)} own, trusted or approved target(s)"
+            yield Result(source, Status.PASS, message)
+
+
+def _is_message_target(uid: str) -> bool:
+    if uid.startswith("endpoint:"):
+        return True
+    parts = uid.split(":")
+    return len(parts) > 2 and parts[2] in ("sqs", "sns", "lambda", "firehose", "events")
+
+
+def _outside(ctx: CheckContext, uid: str, cls: Classification) -> str:
+    """Why a target is outside, or "" when it is own, trusted or approved."""
+    if uid.startswith("endpoint:"):
+        host = uid.split(":", 2)[2].removeprefix("*@").lower()
+        country = ctx.policy.external_endpoints.get(host)
+        if country is None:
+            return f"{host} is not in external_endpoints"
+        if cls.allows(country) is False:
+            return f"{host} is in {country}, not allowed for {cls.name}"
+        return ""
+    kind, who = party_of(ctx, uid)
+    return who if kind == "external" else ""

@@ -249,3 +249,32 @@ def test_acc003_external_id_and_mfa():
         "broken": Status.UNKNOWN,
     }
     assert "without MFA" in found["admin"].message
+
+
+def test_flow006_messages_to_endpoints_and_foreign_accounts(tmp_path: Path):
+    topic = thing("alerts", Kind.TOPIC, "sns:topic")
+    approved = thing("approved", Kind.TOPIC, "sns:topic")
+    general = thing("general", Kind.TOPIC, "sns:topic")
+    queue_out = "arn:aws-cn:sqs:cn-north-1:999988887777:theirs"
+    edges = [
+        edge(topic, "endpoint:https:hooks.partner.example", Relation.COPIES_TO),
+        edge(topic, queue_out, Relation.COPIES_TO),
+        edge(approved, "endpoint:email:*@gov.example.cn", Relation.COPIES_TO),
+        edge(approved, "arn:aws-cn:sqs:cn-north-1:111111111111:own", Relation.COPIES_TO),
+        edge(general, "endpoint:https:hk.partner.example", Relation.COPIES_TO),
+    ]
+    text = Path(policy().path).read_text("utf-8") + (
+        "external_endpoints:\n"
+        "  - {host: gov.example.cn, country: CN}\n"
+        "  - {host: hk.partner.example, country: HK}\n"
+    )
+    (tmp_path / "p.yaml").write_text(text, "utf-8")
+    pol = load_policy(tmp_path / "p.yaml")
+    found = run_one("FLOW-006", make_ctx([topic, approved, general], edges, pol))
+    assert found["alerts"].status is Status.FAIL
+    assert len(found["alerts"].evidence) == 2
+    assert "not in external_endpoints" in found["alerts"].evidence[0] + found["alerts"].evidence[1]
+    assert found["approved"].status is Status.PASS
+    # HK is not allowed for core data (thing() tags everything core): listed is not enough
+    assert found["general"].status is Status.FAIL
+    assert "HK" in found["general"].evidence[0]
