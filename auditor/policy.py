@@ -126,6 +126,23 @@ class Department:
 
 
 @dataclass(frozen=True, slots=True)
+class Person:
+    """A pseudonymous person (p-0001), never a name: the policy holds no personal data."""
+
+    id: str
+    dept: str | None
+    status: str  # active | left
+
+
+@dataclass(frozen=True, slots=True)
+class SodRule:
+    """Capabilities no single person may hold together (三员分立 and the like)."""
+
+    id: str
+    exclusive: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class AccountInfo:
     id: str
     name: str = ""
@@ -175,6 +192,11 @@ class Policy:
     audit_admins: frozenset[str] = frozenset()
     # Hosts and e-mail domains outside the clouds that data may be sent to: host -> country.
     external_endpoints: Mapping[str, str] = field(default_factory=dict)
+    people: Mapping[str, Person] = field(default_factory=dict)
+    person_tag: str = "accountable-person"
+    # capability name -> IAM action patterns that confer it (key_admin, audit_admin, ...).
+    capabilities: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    sod_rules: tuple[SodRule, ...] = ()
     disabled_checks: frozenset[str] = frozenset()
     severity_overrides: Mapping[str, Severity] = field(default_factory=dict)
 
@@ -425,6 +447,11 @@ class _Builder:
             log_jurisdictions=self.log_jurisdictions(sets),
             audit_admins=self.audit_admins(),
             external_endpoints=self.external_endpoints(),
+            people=self.people(),
+            person_tag=self.text(("tags", "accountable_person"), tags.get("accountable_person"))
+            or "accountable-person",
+            capabilities=self.capabilities(),
+            sod_rules=self.sod_rules(),
             disabled_checks=disabled,
             severity_overrides=overrides,
         )
@@ -588,6 +615,50 @@ class _Builder:
                 ),
             )
         return result
+
+    def people(self) -> dict[str, Person]:
+        found: dict[str, Person] = {}
+        for i, item in enumerate(self.sequence(("people",), self.raw.get("people"))):
+            where = ("people", str(i))
+            body = self.mapping(where, item)
+            person = self.text((*where, "id"), body.get("id"), required=True)
+            status = self.text((*where, "status"), body.get("status")) or "active"
+            if status not in ("active", "left"):
+                self.err((*where, "status"), f"{status!r} is not active or left")
+            found[person] = Person(
+                person, self.text((*where, "dept"), body.get("dept")) or None, status
+            )
+        return found
+
+    def capabilities(self) -> dict[str, tuple[str, ...]]:
+        roles = self.mapping(("roles",), self.raw.get("roles"))
+        where = ("roles", "capability_actions")
+        return {
+            str(name): tuple(
+                self.text((*where, str(name), str(i)), a)
+                for i, a in enumerate(self.sequence((*where, str(name)), actions))
+            )
+            for name, actions in self.mapping(where, roles.get("capability_actions")).items()
+        }
+
+    def sod_rules(self) -> tuple[SodRule, ...]:
+        roles = self.mapping(("roles",), self.raw.get("roles"))
+        known = set(self.mapping(("roles", "capability_actions"), roles.get("capability_actions")))
+        rules = []
+        for i, item in enumerate(self.sequence(("roles", "sod_rules"), roles.get("sod_rules"))):
+            where = ("roles", "sod_rules", str(i))
+            body = self.mapping(where, item)
+            exclusive = tuple(
+                self.text((*where, "exclusive", str(j)), c)
+                for j, c in enumerate(self.sequence((*where, "exclusive"), body.get("exclusive")))
+            )
+            for cap in exclusive:
+                if cap not in known:
+                    self.err((*where, "exclusive"), f"{cap!r} is not in roles.capability_actions")
+            rules.append(
+                SodRule(self.text((*where, "id"), body.get("id")) or f"rule {i}", exclusive)
+            )
+        return tuple(rules)
 
     def external_endpoints(self) -> dict[str, str]:
         found = {}

@@ -13,7 +13,7 @@ from auditor.checks.common import (
     unknown,
     unreadable,
 )
-from auditor.graph import explain_path, who_can
+from auditor.graph import Grant, explain_path, who_can
 from auditor.model import DATA_KINDS, Kind, Relation, Resource, Severity, Status
 
 # S3 server-side encryption that leaves the key with the provider.
@@ -168,3 +168,70 @@ def outsiders_can_decrypt(ctx: CheckContext) -> Iterator[Result]:
         who_list = "; ".join(who for who, _ in outsiders)
         message = f"{who_list} can decrypt with {key.name}{note}"
         yield Result(key, Status.FAIL, message, evidence)
+
+
+@check(
+    CheckMeta(
+        id="KEY-005",
+        title="One person administers a key, uses it, and reads the data it protects",
+        theme=Theme.KEY,
+        severity=Severity.HIGH,
+        fails_when=(
+            "the same person (IAM users tagged with their id, and the roles they can assume) "
+            "holds can_admin and can_decrypt on a key and can_read on a store the key encrypts"
+        ),
+        frameworks=(
+            "GB/T 22239-2019 8.1.4.2(d), 8.1.7.1",
+            "NIST 800-53 AC-5",
+            "SecNumCloud 3.2 6.2",
+        ),
+        remediation=(
+            "Give key administration and key use to different people: separate the "
+            "administrator and user statements of the key policy."
+        ),
+    )
+)
+def key_duties_in_one_hand(ctx: CheckContext) -> Iterator[Result]:
+    tag = ctx.policy.person_tag
+    tagged = any(r.kind is Kind.USER and r.tags.get(tag) for r in ctx.resources.values())
+    for key in own_resources(ctx, Kind.KEY):
+        stores = [
+            src
+            for src, _, data in ctx.graph.in_edges(key.uid, data=True)
+            if data["relation"] == Relation.ENCRYPTED_BY
+        ]
+        if not stores:
+            continue
+        if not tagged:
+            message = f"no IAM user carries the {tag} tag: who holds {key.name} is unknown"
+            yield Result(key, Status.UNKNOWN, message)
+            continue
+        admins = _persons(ctx, who_can(ctx.graph, key.uid, Relation.CAN_ADMIN))
+        users = _persons(ctx, who_can(ctx.graph, key.uid, Relation.CAN_DECRYPT))
+        readers: dict[str, str] = {}
+        for store in stores:
+            readers |= _persons(ctx, who_can(ctx.graph, store, Relation.CAN_READ))
+        everything = sorted(set(admins) & set(users) & set(readers))
+        if everything:
+            evidence = tuple(
+                f"{p}: admin via {admins[p]}, decrypt via {users[p]}, read via {readers[p]}"
+                for p in everything
+            )
+            message = (
+                f"{', '.join(everything)} administer {key.name}, decrypt with it and read its data"
+            )
+            yield Result(key, Status.FAIL, message, evidence)
+        else:
+            yield Result(
+                key, Status.PASS, f"no one person administers, uses and reads through {key.name}"
+            )
+
+
+def _persons(ctx: CheckContext, grants: list[Grant]) -> dict[str, str]:
+    """person id -> principal through which they hold the grant."""
+    found: dict[str, str] = {}
+    for grant in grants:
+        user = ctx.resources.get(grant.principal)
+        if user is not None and user.kind is Kind.USER and user.tags.get(ctx.policy.person_tag):
+            found.setdefault(user.tags[ctx.policy.person_tag], user.uid)
+    return found

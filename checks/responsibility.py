@@ -14,6 +14,7 @@ from auditor.checks.common import (
     unreadable,
     weighted,
 )
+from auditor.duties import capabilities_of, persons_of
 from auditor.graph import explain_path, who_can
 from auditor.model import DATA_KINDS, RIGHTS, Kind, Relation, Resource, Severity, Status
 from auditor.policy import TrustedParty
@@ -221,3 +222,54 @@ def _may_alter_logs(ctx: CheckContext, principal: str) -> bool:
     if principal.startswith(("service:", "account:")):
         return principal.startswith("service:") or ctx.policy.is_own_account(principal[8:])
     return principal in ctx.policy.audit_admins
+
+
+@check(
+    CheckMeta(
+        id="RSP-004",
+        title="Duties that must be separated sit with one person",
+        theme=Theme.RESPONSIBILITY,
+        severity=Severity.HIGH,
+        fails_when=(
+            "one person (through the IAM users tagged with their id and every role those users "
+            "can assume) holds two or more capabilities of a roles.sod_rules set, such as "
+            "system, security and audit administration (三员分立)"
+        ),
+        frameworks=(
+            "GB/T 22239-2019 8.1.7.1, 8.1.5.1-3, 8.1.4.2(d)",
+            "NIST 800-53 AC-5",
+            "SecNumCloud 3.2 6.2",
+        ),
+        remediation=(
+            "Split the capabilities over separate roles assumed by different people, and "
+            "record who holds which in the policy."
+        ),
+    )
+)
+def duties_in_one_hand(ctx: CheckContext) -> Iterator[Result]:
+    rules = ctx.policy.sod_rules
+    if not rules:
+        return
+    held = capabilities_of(ctx.resources, ctx.policy.capabilities)
+    per_person: dict[str, dict[str, str]] = {person: {} for person in ctx.policy.people}
+    for principal, capabilities in held.items():
+        persons = persons_of(ctx.graph, ctx.resources, principal, ctx.policy.person_tag)
+        for person, via in persons.items():
+            for name, evidence in capabilities.items():
+                acting = "" if via == principal else f" (acting through {via})"
+                per_person.setdefault(person, {}).setdefault(name, evidence + acting)
+    for person, capabilities in sorted(per_person.items()):
+        subject = Resource(f"person:{person}", "policy", Kind.USER, "policy:person", person)
+        broken = [
+            (rule.id, sorted(set(rule.exclusive) & set(capabilities)))
+            for rule in rules
+            if len(set(rule.exclusive) & set(capabilities)) >= 2
+        ]
+        if broken:
+            parts = [f"{rule} ({', '.join(caps)})" for rule, caps in broken]
+            proof = tuple(capabilities[c] for _, caps in broken for c in caps)
+            message = f"person {person} holds duties that must be separated: {'; '.join(parts)}"
+            yield Result(subject, Status.FAIL, message, proof)
+        else:
+            held_text = ", ".join(sorted(capabilities)) or "no listed capability"
+            yield Result(subject, Status.PASS, f"person {person} holds {held_text}")
