@@ -108,7 +108,13 @@ def annotate_parties(graph: nx.MultiDiGraph[str], policy: Policy) -> None:
     Own accounts become the organisation's; trusted ones carry their org, kind and
     jurisdiction; any other account is an "unknown external" party of unknown country.
     """
-    for _, attrs in graph.nodes(data=True):
+    for node, attrs in graph.nodes(data=True):
+        if attrs.get("kind") is Kind.FEDERATED:
+            name = node.rsplit("/", 1)[-1].removeprefix("federated:")
+            known = name in policy.idps
+            attrs["party"] = f"identity provider {name}" if known else "unknown identity provider"
+            attrs["jurisdiction"] = policy.idps.get(name)
+            continue
         account = attrs.get("account")
         if attrs.get("kind") is not Kind.ACCOUNT or not account:
             continue

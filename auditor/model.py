@@ -24,6 +24,8 @@ class Relation(StrEnum):
     CAN_WRITE = "can_write"
     CAN_ADMIN = "can_admin"
     CAN_DECRYPT = "can_decrypt"
+    # may hand a copy to another account (snapshot and image sharing)
+    CAN_SHARE = "can_share"
     CAN_ASSUME = "can_assume"
     # src can make itself (or become) dst by changing IAM: a privilege escalation.
     CAN_ESCALATE = "can_escalate"
@@ -41,7 +43,13 @@ DATA_FLOW = frozenset(
     }
 )
 RIGHTS = frozenset(
-    {Relation.CAN_READ, Relation.CAN_WRITE, Relation.CAN_ADMIN, Relation.CAN_DECRYPT}
+    {
+        Relation.CAN_READ,
+        Relation.CAN_WRITE,
+        Relation.CAN_ADMIN,
+        Relation.CAN_DECRYPT,
+        Relation.CAN_SHARE,
+    }
 )
 # Edges a principal follows to act as another principal.
 DELEGATION = frozenset({Relation.CAN_ASSUME, Relation.MEMBER_OF, Relation.CAN_ESCALATE})

@@ -193,6 +193,8 @@ class Policy:
     # Hosts and e-mail domains outside the clouds that data may be sent to: host -> country.
     external_endpoints: Mapping[str, str] = field(default_factory=dict)
     people: Mapping[str, Person] = field(default_factory=dict)
+    # Identity providers (SAML/OIDC) by name, with the country they are run from.
+    idps: Mapping[str, str | None] = field(default_factory=dict)
     person_tag: str = "accountable-person"
     # capability name -> IAM action patterns that confer it (key_admin, audit_admin, ...).
     capabilities: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -448,6 +450,7 @@ class _Builder:
             audit_admins=self.audit_admins(),
             external_endpoints=self.external_endpoints(),
             people=self.people(),
+            idps=self.idps(),
             person_tag=self.text(("tags", "accountable_person"), tags.get("accountable_person"))
             or "accountable-person",
             capabilities=self.capabilities(),
@@ -615,6 +618,16 @@ class _Builder:
                 ),
             )
         return result
+
+    def idps(self) -> dict[str, str | None]:
+        identity = self.mapping(("identity",), self.raw.get("identity"))
+        where = ("identity", "idps")
+        found: dict[str, str | None] = {}
+        for i, item in enumerate(self.sequence(where, identity.get("idps"))):
+            body = self.mapping((*where, str(i)), item)
+            name = self.text((*where, str(i), "name"), body.get("name"), required=True)
+            found[name] = self.text((*where, str(i), "country"), body.get("country")) or None
+        return found
 
     def people(self) -> dict[str, Person]:
         found: dict[str, Person] = {}

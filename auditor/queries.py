@@ -23,6 +23,7 @@ RIGHT_NAMES = {
     "write": Relation.CAN_WRITE,
     "admin": Relation.CAN_ADMIN,
     "decrypt": Relation.CAN_DECRYPT,
+    "share": Relation.CAN_SHARE,
 }
 
 

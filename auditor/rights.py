@@ -82,7 +82,13 @@ log = logging.getLogger(__name__)
 Policy = Mapping[str, Any]
 
 TARGET_KINDS = DATA_KINDS | {Kind.KEY}
-RIGHTS_EVALUATED = (Relation.CAN_READ, Relation.CAN_WRITE, Relation.CAN_ADMIN, Relation.CAN_DECRYPT)
+RIGHTS_EVALUATED = (
+    Relation.CAN_READ,
+    Relation.CAN_WRITE,
+    Relation.CAN_ADMIN,
+    Relation.CAN_DECRYPT,
+    Relation.CAN_SHARE,
+)
 SCP = "SERVICE_CONTROL_POLICY"
 RCP = "RESOURCE_CONTROL_POLICY"
 ASSUME = "sts:AssumeRole"

@@ -99,9 +99,19 @@ def test_account_nodes_carry_party_and_country_from_the_policy():
             edge("account:111111111111", b, Relation.CAN_ADMIN),
             edge("account:444444444444", b, Relation.CAN_READ),
             edge("account:999988887777", b, Relation.CAN_READ),
+            edge(
+                "federated:arn:aws-cn:iam::111111111111:saml-provider/gov-idp", b, Relation.CAN_READ
+            ),
+            edge(
+                "federated:arn:aws-cn:iam::111111111111:saml-provider/other", b, Relation.CAN_READ
+            ),
         ],
     )
     annotate_parties(graph, policy())
+    idp = graph.nodes["federated:arn:aws-cn:iam::111111111111:saml-provider/gov-idp"]
+    assert (idp["party"], idp["jurisdiction"]) == ("identity provider gov-idp", "CN")
+    other = graph.nodes["federated:arn:aws-cn:iam::111111111111:saml-provider/other"]
+    assert (other["party"], other["jurisdiction"]) == ("unknown identity provider", None)
     assert graph.nodes["account:111111111111"]["party"] == "测试局"
     assert graph.nodes["account:111111111111"]["jurisdiction"] == "CN"
     assert graph.nodes["account:444444444444"]["party"] == "某运维公司 (vendor)"

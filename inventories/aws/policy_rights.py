@@ -34,6 +34,7 @@ _W = frozenset({Relation.CAN_WRITE})
 _A = frozenset({Relation.CAN_ADMIN})
 _D = frozenset({Relation.CAN_DECRYPT})
 _S = frozenset({Relation.CAN_ASSUME})
+_SH = frozenset({Relation.CAN_SHARE})
 
 # The data table: concrete IAM action → rights it confers on the resource.
 ACTION_RIGHTS: tuple[tuple[str, frozenset[Relation]], ...] = (
@@ -157,6 +158,11 @@ ACTION_RIGHTS: tuple[tuple[str, frozenset[Relation]], ...] = (
     ("dynamodb:PutResourcePolicy", _A),
     ("dynamodb:DeleteTable", _A),
     ("dynamodb:UpdateTable", _A),
+    # Sharing copies with other accounts (or with everyone)
+    ("ec2:ModifySnapshotAttribute", _SH),
+    ("ec2:ModifyImageAttribute", _SH),
+    ("rds:ModifyDBSnapshotAttribute", _SH),
+    ("rds:ModifyDBClusterSnapshotAttribute", _SH),
 )
 
 # Condition keys that pin a `*` grant to known callers; AWS does not call such a policy public,

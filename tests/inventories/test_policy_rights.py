@@ -162,7 +162,7 @@ def test_table_holds_only_concrete_actions_of_known_services():
         assert "*" not in action and "?" not in action
         assert action.split(":")[0] in {
             "s3", "kms", "sts", "sqs", "sns", "lambda", "secretsmanager", "ecr", "backup",
-            "logs", "dynamodb",
+            "logs", "dynamodb", "ec2", "rds",
         }  # fmt: skip
         assert rights
 
