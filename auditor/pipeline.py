@@ -26,7 +26,7 @@ from auditor.inventories.regions import jurisdiction_of, table_version
 from auditor.model import Coverage, Finding, Record, Resource, Severity, Status
 from auditor.policy import Policy
 from auditor.reports.render import ReportInput, write_report
-from auditor.rights import identity_rights
+from auditor.rights import confirm_outside_grants, identity_rights
 from auditor.store import RunInfo, Store
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,9 @@ def _evaluated_graph(
 ) -> nx.MultiDiGraph[str]:
     """Stored edges, plus what identity policies grant and who can escalate to whom."""
     edges = itertools.chain(
-        store.edges(run.id), identity_rights(resources), escalation_edges(resources)
+        confirm_outside_grants(resources, store.edges(run.id)),
+        identity_rights(resources),
+        escalation_edges(resources),
     )
     return build_graph(resources.values(), edges)
 

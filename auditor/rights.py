@@ -59,7 +59,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -641,3 +641,77 @@ if __name__ == "__main__":
     import sys
 
     sys.stdout.write(_bench(sys.argv[1:]))
+
+
+# --- grants to other accounts --------------------------------------------------------------------
+
+# The other account's own identity policies are out of sight: assume they allow, so the
+# decision rests on the resource policy alone, as it does for a cross-account audit.
+_THEIR_SIDE: Policy = {
+    "Version": "2012-10-17",
+    "Id": "their identity policies (out of sight, assumed to allow)",
+    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+}
+
+
+def _outside_account(edge: Edge, owner: str) -> str | None:
+    if edge.src.startswith("account:"):
+        account = edge.src.removeprefix("account:")
+    else:
+        parts = edge.src.split(":")
+        account = parts[4] if edge.src.startswith("arn:") and len(parts) > 4 else ""
+    return account if account.isdigit() and account != owner else None
+
+
+def confirm_outside_grants(
+    resources: Mapping[str, Resource], edges: Iterable[Edge]
+) -> Iterator[Edge]:
+    """Re-decide, with the full evaluator, the rights resource policies give other accounts.
+
+    The adapters read grants out of resource policies statement by statement; here each
+    grant to another account is evaluated like AWS does (explicit deny, NotPrincipal,
+    NotResource, conditions), the other side assumed to allow.  A grant the evaluator denies
+    is dropped; one it can only allow under conditions keeps its edge, marked with the
+    pending keys.  Every other edge passes through unchanged.
+    """
+    targets: dict[str, _Target | None] = {}
+    for edge in edges:
+        target_resource = resources.get(edge.dst)
+        if edge.relation not in RIGHTS_EVALUATED or target_resource is None:
+            yield edge
+            continue
+        if edge.dst not in targets:
+            targets[edge.dst] = _target(target_resource)
+        target = targets[edge.dst]
+        account = _outside_account(edge, target.account) if target else None
+        if target is None or target.policy is None or account is None:
+            yield edge
+            continue
+        confirmed = _confirm(edge, target, account, target_resource.partition or "aws")
+        if confirmed is None:
+            log.info("dropped %s: the evaluator denies it", edge.evidence)
+        else:
+            yield confirmed
+
+
+def _confirm(edge: Edge, target: _Target, account: str, partition: str) -> Edge | None:
+    principal = (
+        f"arn:{partition}:iam::{account}:root" if edge.src.startswith("account:") else edge.src
+    )
+    policies = PolicySet((_THEIR_SIDE,), target.policy, resource_is_kms_key=target.is_key)
+    conditional: Edge | None = None
+    for action in _ACTIONS[target.service].get(edge.relation, ()):
+        request = Request(principal, account, action, target.arn_for(action), target.account)
+        result = evaluate(request, policies)
+        if result.decision is Decision.ALLOW:
+            return edge
+        if result.decision is Decision.CONDITIONAL and conditional is None:
+            pending = sorted({*edge.conditions.get("pending", []), *result.pending})
+            conditional = Edge(
+                edge.src,
+                edge.dst,
+                edge.relation,
+                edge.evidence,
+                {**edge.conditions, "pending": pending},
+            )
+    return conditional
