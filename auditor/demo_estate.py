@@ -322,7 +322,7 @@ def _seed_account(endpoint: str, account: DemoAccount, creds: Credentials, estat
     key_arns = {key.alias: _create_key(endpoint, account, creds, key) for key in estate.keys}
     regions = {b.name: b.region for b in estate.buckets}
     for bucket in estate.buckets:
-        _create_bucket(endpoint, account, creds, bucket, key_arns)
+        _create_bucket(endpoint, creds, bucket, key_arns)
     for bucket in estate.buckets:
         if bucket.replicate_to:
             _replicate(endpoint, account, creds, bucket, regions)
@@ -422,9 +422,7 @@ def _create_key(endpoint: str, account: DemoAccount, creds: Credentials, key: Ke
     return arn
 
 
-def _create_bucket(
-    endpoint: str, account: DemoAccount, creds: Credentials, bucket: Bucket, keys: dict[str, str]
-) -> None:
+def _create_bucket(endpoint: str, creds: Credentials, bucket: Bucket, keys: dict[str, str]) -> None:
     s3 = creds.session(bucket.region).client("s3", endpoint_url=endpoint)
     s3.create_bucket(
         Bucket=bucket.name, CreateBucketConfiguration={"LocationConstraint": bucket.region}
@@ -448,7 +446,6 @@ def _create_bucket(
         s3.put_bucket_policy(Bucket=bucket.name, Policy=json.dumps(bucket.policy))
     if bucket.public_read_acl:
         s3.put_bucket_acl(Bucket=bucket.name, ACL="public-read")
-    del account
 
 
 def _replicate(

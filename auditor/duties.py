@@ -111,13 +111,20 @@ def capabilities_of(
     return held
 
 
+def person_of(resource: Resource | None, tag: str) -> str | None:
+    """The person an IAM user stands for (its `tag`), or None for anything else."""
+    if resource is None or resource.kind is not Kind.USER:
+        return None
+    return resource.tags.get(tag) or None
+
+
 def persons_of(
     graph: nx.MultiDiGraph[str], resources: Mapping[str, Resource], uid: str, tag: str
 ) -> dict[str, str]:
     """person id -> the user through which that person acts as `uid`."""
     found: dict[str, str] = {}
     for delegate, _ in _delegators(graph, uid) if uid in graph else [(uid, ())]:
-        user = resources.get(delegate)
-        if user is not None and user.kind is Kind.USER and user.tags.get(tag):
-            found.setdefault(user.tags[tag], user.uid)
+        person = person_of(resources.get(delegate), tag)
+        if person is not None:
+            found.setdefault(person, delegate)
     return found

@@ -27,7 +27,14 @@ from dataclasses import dataclass
 
 from auditor.access import Decision, PolicyDocumentError, Request, evaluate
 from auditor.model import Edge, Kind, Relation, Resource
-from auditor.rights import _account, _Inventory, _Principal  # one policy-set builder
+from auditor.rights import (  # one policy-set builder for rights, escalation and duties
+    Policy,
+    _account,
+    _Inventory,
+    _Principal,
+    _statements,
+    _strings,
+)
 
 log = logging.getLogger(__name__)
 
@@ -120,19 +127,15 @@ def _attempts(
         yield from ((t, other.uid) for t in techniques)
 
 
-def _may_touch_iam(document: Mapping[str, object]) -> bool:
+def _may_touch_iam(document: Policy) -> bool:
     """Cheap prefilter: some Allow statement names an iam: action, `*`, or uses NotAction."""
-    statements = document.get("Statement", [])
-    if isinstance(statements, Mapping):
-        statements = [statements]
-    for statement in statements if isinstance(statements, list) else []:
-        if not isinstance(statement, Mapping) or statement.get("Effect") != "Allow":
+    for statement in _statements(document):
+        if statement.get("Effect") != "Allow":
             continue
         if "NotAction" in statement:
             return True
-        actions = statement.get("Action", [])
-        for action in [actions] if isinstance(actions, str) else actions:
-            if str(action) == "*" or str(action).lower().startswith(("iam:", "iam*")):
+        for action in _strings(statement.get("Action")):
+            if action == "*" or action.lower().startswith(("iam:", "iam*")):
                 return True
     return False
 

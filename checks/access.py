@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
-from urllib.parse import unquote
 
 from auditor.checking import CheckContext, CheckMeta, Result, Theme, check
 from auditor.checks.common import (
     classification_of,
     conditions_text,
+    has_condition_key,
     narrowed,
     own_resources,
     party_of,
     unknown,
     unreadable,
+)
+from auditor.inventories.aws.policy_rights import (
+    PUBLIC,
+    PolicyDocumentError,
+    load_document,
+    normalise_principals,
 )
 from auditor.model import DATA_KINDS, RIGHTS, Kind, Relation, Resource, Severity, Status
 
@@ -107,12 +112,15 @@ def grants_to_outside_accounts(ctx: CheckContext) -> Iterator[Result]:
     for resource in own_resources(ctx, *DATA_KINDS, Kind.KEY, Kind.ROLE, Kind.FUNCTION):
         outside = []
         for src, _, data in ctx.graph.in_edges(resource.uid, data=True):
-            if data["relation"] in relations and party_of(ctx, src)[0] == "external":
-                outside.append((party_of(ctx, src)[1], data))
+            if data["relation"] not in relations:
+                continue
+            kind, who = party_of(ctx, src)
+            if kind == "external":
+                outside.append((who, data))
         if outside:
-            who = sorted({w for w, _ in outside})
+            holders = sorted({w for w, _ in outside})
             rights = sorted({d["relation"].value for _, d in outside})
-            message = f"{'; '.join(who)} holds {', '.join(rights)} on {resource.name}"
+            message = f"{'; '.join(holders)} holds {', '.join(rights)} on {resource.name}"
             yield Result(resource, Status.FAIL, message, tuple(d["evidence"] for _, d in outside))
         elif missing := unreadable(resource, "policy"):
             yield unknown(resource, missing)
@@ -124,6 +132,8 @@ def grants_to_outside_accounts(ctx: CheckContext) -> Iterator[Result]:
 
 # A role that can do everything: its trust decides who owns the account.
 ADMIN_POLICY_SUFFIXES = ("policy/AdministratorAccess",)
+EXTERNAL_ID = frozenset({"sts:externalid"})
+MFA = frozenset({"aws:multifactorauthpresent"})
 
 
 @check(
@@ -162,52 +172,43 @@ def trust_without_conditions(ctx: CheckContext) -> Iterator[Result]:
             yield Result(role, Status.PASS, f"trust of {role.name} carries the conditions it needs")
 
 
-def _trust_statements(role: Resource) -> list[dict[str, Any]]:
-    document = role.attrs.get("trust_policy") or {}
-    if isinstance(document, str):
-        try:
-            document = json.loads(unquote(document))
-        except ValueError:
-            return []
-    statements = document.get("Statement", []) if isinstance(document, dict) else []
-    if isinstance(statements, dict):
-        statements = [statements]
-    return [s for s in statements if isinstance(s, dict) and s.get("Effect") == "Allow"]
+def _trust_statements(role: Resource) -> list[Mapping[str, Any]]:
+    """The Allow statements of the role's trust policy (unreadable or malformed: none)."""
+    try:
+        document = load_document(role.attrs.get("trust_policy") or {})
+    except PolicyDocumentError:
+        return []
+    statements = document.get("Statement", [])
+    listed = [statements] if isinstance(statements, Mapping) else statements
+    return [s for s in listed if isinstance(s, Mapping) and s.get("Effect") == "Allow"]
 
 
-def _aws_principals(statement: dict[str, Any]) -> list[str]:
-    principal = statement.get("Principal", {})
-    if principal == "*":
-        return ["*"]
-    values = principal.get("AWS", []) if isinstance(principal, dict) else []
-    return [values] if isinstance(values, str) else [str(v) for v in values]
+def _aws_principals(statement: Mapping[str, Any]) -> list[str]:
+    """The AWS principals a statement trusts, as graph uids (account:N, ARNs, public:*)."""
+    return [
+        uid
+        for uid in normalise_principals(statement.get("Principal"))
+        if uid.startswith(("account:", "arn:", "public:"))
+    ]
 
 
-def _condition_keys(statement: dict[str, Any]) -> set[str]:
-    return {
-        key.casefold()
-        for block in (statement.get("Condition") or {}).values()
-        if isinstance(block, dict)
-        for key in block
-    }
-
-
-def _account_of(principal: str) -> str | None:
-    if principal.isdigit():
-        return principal
-    parts = principal.split(":")
-    return parts[4] if len(parts) > 4 and parts[4].isdigit() else None
+def _account_of(uid: str) -> str | None:
+    if uid.startswith("account:"):
+        return uid.removeprefix("account:")
+    parts = uid.split(":")
+    return parts[4] if uid.startswith("arn:") and len(parts) > 4 and parts[4].isdigit() else None
 
 
 def _external_id_gaps(ctx: CheckContext, role: Resource) -> list[str]:
     gaps = []
     for statement in _trust_statements(role):
-        if "sts:externalid" in _condition_keys(statement):
+        if has_condition_key(statement.get("Condition") or {}, EXTERNAL_ID):
             continue
         for principal in _aws_principals(statement):
             account = _account_of(principal)
-            if principal == "*" or account is None:
-                gaps.append(f"{principal} may assume it with no sts:ExternalId")
+            if account is None:
+                shown = "anyone" if principal == PUBLIC else principal
+                gaps.append(f"{shown} may assume it with no sts:ExternalId")
             elif not ctx.policy.is_own_account(account):
                 party = ctx.policy.trusted_party(account)
                 if party is None or party.require_external_id:
@@ -224,7 +225,7 @@ def _mfa_gaps(role: Resource) -> list[str]:
         f"administrator role assumable by {', '.join(_aws_principals(statement))} without MFA"
         for statement in _trust_statements(role)
         if _aws_principals(statement)
-        and "aws:multifactorauthpresent" not in _condition_keys(statement)
+        and not has_condition_key(statement.get("Condition") or {}, MFA)
     ]
 
 

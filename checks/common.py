@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from auditor.checking import CheckContext, Result
+from auditor.inventories.aws.policy_rights import NARROWING_KEYS
 from auditor.model import Kind, Relation, Resource, Severity, Status
 from auditor.policy import Classification, Verdict
 
 # Facts an adapter could not read are marked so; checks over them say UNKNOWN.
 UNREADABLE = frozenset({"denied", "error"})
-# Conditions that narrow who a grant reaches to a known set of callers.
-NARROWING_CONDITION_KEYS = frozenset(
-    {
-        "aws:principalorgid",
-        "aws:principalorgpaths",
-        "aws:principalaccount",
-        "aws:principalarn",
-        "aws:sourceaccount",
-        "aws:sourcearn",
-        "aws:sourceowner",
-        "aws:sourcevpce",
-        "aws:sourcevpc",
-        "aws:sourceip",
-    }
-)
 
 
 def own_resources(ctx: CheckContext, *kinds: Kind) -> Iterator[Resource]:
@@ -98,18 +84,22 @@ def party_of(ctx: CheckContext, principal: str) -> tuple[str, str]:
     return "external", f"{name} (account {account}, in no list of the policy)"
 
 
-def conditions_text(conditions: dict[str, object]) -> str:
-    keys = sorted(
-        {key for block in conditions.values() if isinstance(block, dict) for key in block}
-    )
-    return ", ".join(keys)
+def condition_keys(conditions: Mapping[str, object]) -> set[str]:
+    """The condition keys of a Condition block, as written."""
+    return {
+        str(key) for block in conditions.values() if isinstance(block, Mapping) for key in block
+    }
 
 
-def narrowed(conditions: dict[str, object]) -> bool:
+def has_condition_key(conditions: Mapping[str, object], wanted: frozenset[str]) -> bool:
+    """Whether any key of `wanted` (lower case) is used; condition keys ignore case."""
+    return any(key.casefold() in wanted for key in condition_keys(conditions))
+
+
+def conditions_text(conditions: Mapping[str, object]) -> str:
+    return ", ".join(sorted(condition_keys(conditions)))
+
+
+def narrowed(conditions: Mapping[str, object]) -> bool:
     """True when a grant's conditions restrict it to known callers (org, account, VPC, IP)."""
-    return any(
-        key.casefold() in NARROWING_CONDITION_KEYS
-        for block in conditions.values()
-        if isinstance(block, dict)
-        for key in block
-    )
+    return has_condition_key(conditions, NARROWING_KEYS)

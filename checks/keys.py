@@ -13,6 +13,7 @@ from auditor.checks.common import (
     unknown,
     unreadable,
 )
+from auditor.duties import person_of
 from auditor.graph import Grant, explain_path, who_can
 from auditor.model import DATA_KINDS, Kind, Relation, Resource, Severity, Status
 
@@ -193,7 +194,7 @@ def outsiders_can_decrypt(ctx: CheckContext) -> Iterator[Result]:
 )
 def key_duties_in_one_hand(ctx: CheckContext) -> Iterator[Result]:
     tag = ctx.policy.person_tag
-    tagged = any(r.kind is Kind.USER and r.tags.get(tag) for r in ctx.resources.values())
+    tagged = any(person_of(r, tag) for r in ctx.resources.values())
     for key in own_resources(ctx, Kind.KEY):
         stores = [
             src
@@ -231,7 +232,7 @@ def _persons(ctx: CheckContext, grants: list[Grant]) -> dict[str, str]:
     """person id -> principal through which they hold the grant."""
     found: dict[str, str] = {}
     for grant in grants:
-        user = ctx.resources.get(grant.principal)
-        if user is not None and user.kind is Kind.USER and user.tags.get(ctx.policy.person_tag):
-            found.setdefault(user.tags[ctx.policy.person_tag], user.uid)
+        person = person_of(ctx.resources.get(grant.principal), ctx.policy.person_tag)
+        if person is not None:
+            found.setdefault(person, grant.principal)
     return found

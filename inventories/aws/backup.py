@@ -19,7 +19,7 @@ from auditor.inventories.aws.calls import (
     clean,
     paginate,
 )
-from auditor.inventories.aws.policy_rights import PolicyDocumentError, rights_from_policy
+from auditor.inventories.aws.facts import resource_policy_rights
 from auditor.inventories.aws.registry import Collected, Scope, Service, ServiceContext
 from auditor.inventories.regions import jurisdiction_of
 from auditor.model import Edge, Kind, Record, Relation, Resource
@@ -38,7 +38,6 @@ VAULT_TYPE = "backup:vault"
 PLAN_TYPE = "backup:plan"
 # The endpoint answered that it does not implement the call (moto: a bare HTTP 404 page).
 UNSUPPORTED = "unsupported"
-INVALID = "invalid"
 _UNSUPPORTED_CODES = UNSUPPORTED_CODES | {"404"}
 
 
@@ -128,14 +127,11 @@ def _tag_dict(fact: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _vault_rights(arn: str, attrs: dict[str, Any]) -> Sequence[Edge]:
-    if attrs["policy_status"] != READ or not attrs["policy"]:
-        return ()
-    try:
-        label = f"access policy of backup vault {arn}"
-        return rights_from_policy(attrs["policy"], arn, label, "backup").edges
-    except PolicyDocumentError:
-        attrs["policy_status"] = INVALID
-        return ()
+    label = f"access policy of backup vault {arn}"
+    edges, attrs["policy_status"] = resource_policy_rights(
+        attrs["policy_status"], attrs["policy"], arn, label, "backup"
+    )
+    return edges
 
 
 def transform_vault(raw: Mapping[str, Any], partition: str) -> Iterator[Resource | Edge]:

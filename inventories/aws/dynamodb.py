@@ -21,7 +21,7 @@ from auditor.inventories.aws.calls import (
     attempt,
     paginate,
 )
-from auditor.inventories.aws.policy_rights import PolicyDocumentError, rights_from_policy
+from auditor.inventories.aws.facts import resource_policy_rights
 from auditor.inventories.aws.registry import Collected, Scope, Service, ServiceContext
 from auditor.inventories.regions import jurisdiction_of
 from auditor.model import Edge, Kind, Relation, Resource
@@ -257,14 +257,10 @@ def _export_edges(uid: str, attrs: Mapping[str, Any], where: Where) -> Iterator[
 
 
 def _policy_rights(uid: str, attrs: dict[str, Any]) -> Iterator[Edge]:
-    if attrs["policy_status"] != READ:
-        return
-    try:
-        rights = rights_from_policy(attrs["policy"], uid, f"resource policy of {uid}", "dynamodb")
-    except PolicyDocumentError:
-        attrs["policy_status"] = "invalid"
-        return
-    yield from rights.edges
+    edges, attrs["policy_status"] = resource_policy_rights(
+        attrs["policy_status"], attrs["policy"], uid, f"resource policy of {uid}", "dynamodb"
+    )
+    yield from edges
 
 
 def transform_table(table: Mapping[str, Any], where: Where) -> Iterator[Resource | Edge]:

@@ -13,15 +13,14 @@ from functools import partial
 from typing import Any
 
 from auditor.inventories.aws.calls import READ, attempt, clean, paginate
-from auditor.inventories.aws.registry import Collected, Scope, Service, ServiceContext
-from auditor.inventories.aws.sqs import (
+from auditor.inventories.aws.facts import (
     AWS_MANAGED,
     AWS_OWNED,
     encrypted_by,
     kms_key_facts,
-    known_aliases,
     resource_policy_rights,
 )
+from auditor.inventories.aws.registry import Collected, Scope, Service, ServiceContext
 from auditor.inventories.regions import jurisdiction_of
 from auditor.model import Edge, Kind, Record, Relation, Resource
 
@@ -236,7 +235,7 @@ def transform_ecr(
 def collect(ctx: ServiceContext) -> Collected:
     """ECR repositories of one region, with the registry's replication rules and policy."""
     raw = get_ecr(ctx.clients.get("ecr", ctx.region), ctx.region)
-    records: list[Record] = list(transform_ecr(raw, ctx.identity.partition, known_aliases(ctx)))
+    records: list[Record] = list(transform_ecr(raw, ctx.identity.partition, ctx.facts.aliases()))
     return records, f"{len(raw['repositories'])} repositories"
 
 

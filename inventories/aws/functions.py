@@ -12,15 +12,14 @@ from functools import partial
 from typing import Any
 
 from auditor.inventories.aws.calls import READ, attempt, clean, paginate
-from auditor.inventories.aws.policy_rights import PUBLIC
-from auditor.inventories.aws.registry import Collected, Scope, Service, ServiceContext
-from auditor.inventories.aws.sqs import (
+from auditor.inventories.aws.facts import (
     AWS_MANAGED,
     encrypted_by,
     kms_key_facts,
-    known_aliases,
     resource_policy_rights,
 )
+from auditor.inventories.aws.policy_rights import PUBLIC
+from auditor.inventories.aws.registry import Collected, Scope, Service, ServiceContext
 from auditor.inventories.regions import jurisdiction_of
 from auditor.model import Edge, Kind, Record, Relation, Resource
 
@@ -183,7 +182,7 @@ def transform_functions(
 def collect(ctx: ServiceContext) -> Collected:
     """Lambda functions of one region."""
     raw = get_functions(ctx.clients.get("lambda", ctx.region), ctx.region)
-    aliases = known_aliases(ctx)
+    aliases = ctx.facts.aliases()
     records: list[Record] = list(transform_functions(raw, ctx.identity.partition, aliases))
     return records, f"{len(raw['functions'])} functions"
 

@@ -9,10 +9,9 @@ from functools import partial
 from typing import Any
 
 from auditor.inventories.aws.calls import NOT_APPLICABLE, READ, SKIPPED, attempt, paginate
+from auditor.inventories.aws.facts import resource_policy_rights
 from auditor.inventories.aws.policy_rights import (
-    PolicyDocumentError,
     normalise_principal,
-    rights_from_policy,
 )
 from auditor.inventories.aws.registry import Collected, Scope, Service, ServiceContext
 from auditor.inventories.regions import jurisdiction_of
@@ -237,14 +236,10 @@ def transform_key(
 
 
 def _policy_rights(arn: str, attrs: dict[str, Any]) -> Iterator[Edge]:
-    if attrs["policy_status"] != READ:
-        return
-    try:
-        rights = rights_from_policy(attrs["policy"], arn, f"key policy of {arn}", "kms")
-    except PolicyDocumentError:
-        attrs["policy_status"] = "invalid"
-        return
-    yield from rights.edges
+    edges, attrs["policy_status"] = resource_policy_rights(
+        attrs["policy_status"], attrs["policy"], arn, f"key policy of {arn}", "kms"
+    )
+    yield from edges
 
 
 def transform_kms(raw: Mapping[str, Any], partition: str) -> Iterator[Resource | Edge]:

@@ -13,6 +13,7 @@ from functools import partial
 from typing import Any
 
 from auditor.inventories.aws.calls import READ, attempt, paginate
+from auditor.inventories.aws.facts import INVALID
 from auditor.inventories.aws.policy_rights import PolicyDocumentError, rights_from_policy
 from auditor.inventories.aws.registry import Collected, Scope, Service, ServiceContext
 from auditor.inventories.regions import jurisdiction_of
@@ -29,7 +30,6 @@ OPERATIONS: dict[tuple[str, str], str] = {
 
 NATIVE_TYPE = "logs:log-group"
 DESTINATION_TYPE = "logs:destination"
-INVALID = "invalid"
 
 
 def group_uid(group: Mapping[str, Any]) -> str:

@@ -167,7 +167,7 @@ ACTION_RIGHTS: tuple[tuple[str, frozenset[Relation]], ...] = (
 
 # Condition keys that pin a `*` grant to known callers; AWS does not call such a policy public,
 # so RestrictPublicBuckets leaves it in force.
-_NARROWING_KEYS = frozenset(
+NARROWING_KEYS = frozenset(
     {
         "aws:sourcearn",
         "aws:sourceaccount",
@@ -366,7 +366,7 @@ def _is_public_grant(principal: str, conditions: Mapping[str, Any]) -> bool:
     if principal != PUBLIC:
         return False
     keys = {str(k).lower() for block in conditions.values() for k in dict(block)}
-    return not keys & _NARROWING_KEYS
+    return not keys & NARROWING_KEYS
 
 
 def _describe_actions(stmt: _Statement) -> str:

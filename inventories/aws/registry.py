@@ -59,6 +59,11 @@ class SharedFacts:
         with self.lock:
             self.kms_aliases.update(aliases)
 
+    def aliases(self) -> dict[str, str]:
+        """Alias ARN → key ARN, as KMS (phase 0) learned them in every region."""
+        with self.lock:
+            return dict(self.kms_aliases)
+
 
 @dataclass(frozen=True)
 class ServiceContext:

@@ -641,9 +641,7 @@ def collect(ctx: ServiceContext) -> Collected:
     detail = f"{len(raw['buckets'])} buckets"
     if unread:
         detail += "; unread: " + ", ".join(f"{k}×{n}" for k, n in sorted(unread.items()))
-    with ctx.facts.lock:
-        aliases = dict(ctx.facts.kms_aliases)
-    return list(transform_s3(raw, aliases)), detail
+    return list(transform_s3(raw, ctx.facts.aliases())), detail
 
 
 SERVICE = Service("s3", Scope.GLOBAL, collect, OPERATIONS, phase=1)

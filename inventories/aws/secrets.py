@@ -10,14 +10,13 @@ from functools import partial
 from typing import Any
 
 from auditor.inventories.aws.calls import NONE, READ, attempt, clean, paginate
-from auditor.inventories.aws.registry import Collected, Scope, Service, ServiceContext
-from auditor.inventories.aws.sqs import (
+from auditor.inventories.aws.facts import (
     AWS_MANAGED,
     encrypted_by,
     kms_key_facts,
-    known_aliases,
     resource_policy_rights,
 )
+from auditor.inventories.aws.registry import Collected, Scope, Service, ServiceContext
 from auditor.inventories.regions import jurisdiction_of
 from auditor.model import Edge, Kind, Record, Relation, Resource
 
@@ -177,7 +176,9 @@ def transform_secrets(
 def collect(ctx: ServiceContext) -> Collected:
     """Secrets Manager secrets of one region (metadata only)."""
     raw = get_secrets(ctx.clients.get("secretsmanager", ctx.region), ctx.region)
-    records: list[Record] = list(transform_secrets(raw, ctx.identity.partition, known_aliases(ctx)))
+    records: list[Record] = list(
+        transform_secrets(raw, ctx.identity.partition, ctx.facts.aliases())
+    )
     return records, f"{len(raw['secrets'])} secrets"
 
 

@@ -16,13 +16,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from auditor.inventories.aws.calls import NONE, READ, attempt, paginate
-from auditor.inventories.aws.registry import Collected, Scope, Service, ServiceContext
-from auditor.inventories.aws.sqs import (
+from auditor.inventories.aws.facts import (
     encrypted_by,
     kms_key_facts,
-    known_aliases,
     resource_policy_rights,
 )
+from auditor.inventories.aws.registry import Collected, Scope, Service, ServiceContext
 from auditor.inventories.regions import jurisdiction_of
 from auditor.model import Edge, Kind, Record, Relation, Resource
 
@@ -214,7 +213,7 @@ def transform_sns(
 def collect(ctx: ServiceContext) -> Collected:
     """SNS topics of one region, with their subscriptions."""
     raw = get_sns(ctx.clients.get("sns", ctx.region), ctx.region)
-    records: list[Record] = list(transform_sns(raw, ctx.identity.partition, known_aliases(ctx)))
+    records: list[Record] = list(transform_sns(raw, ctx.identity.partition, ctx.facts.aliases()))
     return records, f"{len(raw['topics'])} topics"
 
 

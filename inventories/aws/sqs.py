@@ -1,8 +1,4 @@
-"""SQS queues of one region: encryption at rest, queue policy rights, dead-letter queue.
-
-Also holds the few helpers the other message and data services of this package share
-(resource-policy rights, SSE-KMS key facts, the KMS aliases learned in phase 0).
-"""
+"""SQS queues of one region: encryption at rest, queue policy rights, dead-letter queue."""
 
 from __future__ import annotations
 
@@ -13,11 +9,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from auditor.inventories.aws.calls import NONE, READ, attempt, paginate
-from auditor.inventories.aws.policy_rights import PolicyDocumentError, rights_from_policy
+from auditor.inventories.aws.facts import (
+    AWS_OWNED,
+    encrypted_by,
+    kms_key_facts,
+    resource_policy_rights,
+)
 from auditor.inventories.aws.registry import Collected, Scope, Service, ServiceContext
-from auditor.inventories.aws.s3 import resolve_kms_key
 from auditor.inventories.regions import jurisdiction_of
-from auditor.model import Edge, Kind, Record, Relation, Resource
+from auditor.model import Edge, Kind, Record, Resource
 
 # (botocore service, API operation) → the IAM action it needs.
 OPERATIONS: dict[tuple[str, str], str] = {
@@ -27,52 +27,6 @@ OPERATIONS: dict[tuple[str, str], str] = {
 }
 
 NATIVE_TYPE = "sqs:queue"
-AWS_OWNED = "aws_owned"
-AWS_MANAGED = "aws_managed"
-
-
-# --- helpers shared with sns, secrets, ecr and functions ------------------------------------
-
-
-def known_aliases(ctx: ServiceContext) -> dict[str, str]:
-    """Alias ARN → key ARN, as KMS (phase 0) learned them in every region."""
-    with ctx.facts.lock:
-        return dict(ctx.facts.kms_aliases)
-
-
-def is_aws_managed_alias(key: str | None) -> bool:
-    """True for `alias/aws/<service>` (bare or as an alias ARN): a key AWS manages for you."""
-    return bool(key) and "alias/aws/" in str(key)
-
-
-def kms_key_facts(
-    configured: str | None, region: str, account: str, partition: str, aliases: Mapping[str, str]
-) -> dict[str, Any]:
-    """`kms_key_arn` and `key_owner` for a key id, key ARN, alias or alias ARN a service names."""
-    if not configured:
-        return {"kms_key_arn": None, "key_owner": None}
-    return {
-        "kms_key_arn": resolve_kms_key(configured, region, account, partition, aliases),
-        "key_owner": AWS_MANAGED if is_aws_managed_alias(configured) else None,
-    }
-
-
-def encrypted_by(uid: str, attrs: Mapping[str, Any], evidence: str) -> Iterator[Edge]:
-    """The `encrypted_by` edge when the resource's key ARN is known."""
-    if attrs.get("kms_key_arn"):
-        yield Edge(uid, str(attrs["kms_key_arn"]), Relation.ENCRYPTED_BY, evidence)
-
-
-def resource_policy_rights(
-    status: str, document: str | None, uid: str, label: str, service: str
-) -> tuple[tuple[Edge, ...], str]:
-    """Rights edges of a resource policy, and its status ("invalid" when it cannot be parsed)."""
-    if status != READ or document is None:
-        return (), status
-    try:
-        return rights_from_policy(document, uid, label, service).edges, status
-    except PolicyDocumentError:
-        return (), "invalid"
 
 
 # --- get ------------------------------------------------------------------------------------
@@ -211,7 +165,7 @@ def transform_sqs(
 def collect(ctx: ServiceContext) -> Collected:
     """SQS queues of one region."""
     raw = get_sqs(ctx.clients.get("sqs", ctx.region), ctx.region)
-    records: list[Record] = list(transform_sqs(raw, ctx.identity.partition, known_aliases(ctx)))
+    records: list[Record] = list(transform_sqs(raw, ctx.identity.partition, ctx.facts.aliases()))
     return records, f"{len(raw['queues'])} queues"
 
 
