@@ -63,6 +63,8 @@ DEFAULT_CUSTODY_LEVELS: dict[str, frozenset[str]] = {
     "customer_managed": frozenset({"AWS_KMS", "EXTERNAL", "AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"}),
 }
 SHARING_ATTRIBUTES = ("unconditional", "conditional", "none")
+# 18-digit resident ID numbers and mainland mobile numbers: personal data in metadata.
+DEFAULT_PI_REGEX = r"\d{17}[\dXx]|1[3-9]\d{9}"
 
 # Top-level keys of the full policy format (design CHECKS.md §4).  Keys this version does
 # not act on yet are accepted so one policy file serves later releases too.
@@ -296,7 +298,7 @@ class Policy:
     sharing_tag: str = "share-attr"
     custodian_tag: str = "key-custodian"
     # Personal data in IAM/Organizations tags (ID-card and phone numbers by default).
-    pi_regex: str = r"\d{17}[\dXx]|1[3-9]\d{9}"
+    pi_regex: str = DEFAULT_PI_REGEX
     sharing_agreements: tuple[SharingAgreement, ...] = ()
     transfer_approvals: tuple[TransferApproval, ...] = ()
     # dept -> pseudonymous ids allowed to hold the department's keys.

@@ -22,6 +22,7 @@ from auditor.policy import (
     ANYWHERE,
     BUILTIN_SETS,
     DEFAULT_CUSTODY_LEVELS,
+    DEFAULT_PI_REGEX,
     DEFAULT_PROVIDERS,
     KEY_CUSTODY_LEVELS,
     KNOWN_KEYS,
@@ -244,7 +245,7 @@ class _Builder:
             custodian_tag=self.text(("tags", "custodian"), tags.get("custodian"))
             or "key-custodian",
             pi_regex=self.regex(("tags", "pi_regex"), tags.get("pi_regex"))
-            or Policy.__dataclass_fields__["pi_regex"].default,
+            or DEFAULT_PI_REGEX,
             sharing_agreements=self.sharing_agreements(),
             transfer_approvals=self.transfer_approvals(),
             approved_custodians=self.custodians(),
