@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -54,6 +54,9 @@ class CheckMeta:
     frameworks: tuple[str, ...]
     remediation: str
     cli: str = ""
+    # Governance checks judge the other checks' findings (RSP-012 judges waivers against
+    # what they waive); they run after all others, with the findings in the context.
+    reads_findings: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +81,8 @@ class CheckContext:
     # (account, region, service) -> outcome value, for UNKNOWN when a service was not seen.
     coverage: Mapping[tuple[str, str, str], str] = field(default_factory=dict)
     today: date = field(default_factory=date.today)
+    # The findings of every other check; filled only for checks with `reads_findings`.
+    findings: tuple[Finding, ...] = ()
 
     def of_kind(self, *kinds: str) -> Iterator[Resource]:
         return (r for r in self.resources.values() if r.kind in kinds)
@@ -118,7 +123,19 @@ def load_checks() -> list[Check]:
 
 
 def run_checks(ctx: CheckContext, checks: Iterable[Check]) -> list[Finding]:
-    """Run each enabled check and stamp its metadata onto the findings."""
+    """Run each enabled check and stamp its metadata onto the findings.
+
+    Checks over the inventory run first; checks that read findings run after them.
+    """
+    chosen = list(checks)
+    findings = _run(ctx, [c for c in chosen if not c.meta.reads_findings])
+    later = [c for c in chosen if c.meta.reads_findings]
+    if later:
+        findings += _run(replace(ctx, findings=tuple(findings)), later)
+    return findings
+
+
+def _run(ctx: CheckContext, checks: Iterable[Check]) -> list[Finding]:
     findings: list[Finding] = []
     for chk in checks:
         if not ctx.policy.check_enabled(chk.meta.id):

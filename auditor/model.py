@@ -91,6 +91,7 @@ class Kind(StrEnum):
     ORG_UNIT = "org_unit"
     ORG_POLICY = "org_policy"  # SCP, RCP
     IAM_POLICY = "iam_policy"  # a managed identity policy and its default version
+    WAIVER = "waiver"  # an accepted risk written in the policy file (judged by RSP-012)
 
 
 # Kinds that hold data whose location, copies and keys the checks judge.
@@ -200,6 +201,21 @@ Record = Resource | Edge | Coverage
 
 
 @dataclass(frozen=True, slots=True)
+class WaiverMark:
+    """What a waiver in the policy did to a failing finding, kept with the finding."""
+
+    # waived: accepted until `expires`; expired: re-opened; refused: the waiver is invalid.
+    state: str
+    ticket: str
+    approver: str
+    reason: str
+    expires: str  # ISO date, "" when none
+    days_left: int | None
+    # Why an expired or refused waiver does not apply (shown to the reader).
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     """The outcome of one check on one resource."""
 
@@ -217,3 +233,10 @@ class Finding:
     remediation: str = ""
     # A command that fixes the finding, where one exists (AWS CLI).
     fix_command: str = ""
+    # Set when a waiver of the policy matches this failing finding.
+    waiver: WaiverMark | None = None
+
+    @property
+    def waived(self) -> bool:
+        """A failing finding accepted by a valid, unexpired waiver."""
+        return self.waiver is not None and self.waiver.state == "waived"

@@ -28,6 +28,7 @@ from auditor.policy import Policy
 from auditor.reports.render import ReportInput, write_report
 from auditor.rights import confirm_outside_grants, identity_rights
 from auditor.store import RunInfo, Store
+from auditor.waivers import apply_waivers
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +114,9 @@ def check(store: Store, policy: Policy, run: RunInfo, today: date | None = None)
     graph = _evaluated_graph(store, run, resources)
     annotate_parties(graph, policy)
     coverage = {(c.account, c.region, c.service): c.outcome.value for c in store.coverage(run.id)}
-    ctx = CheckContext(resources, graph, policy, coverage, today or date.today())
-    findings = run_checks(ctx, load_checks())
+    day = today or date.today()
+    ctx = CheckContext(resources, graph, policy, coverage, day)
+    findings = apply_waivers(run_checks(ctx, load_checks()), policy, day)
     store.replace_findings(run.id, findings)
     return findings
 
@@ -138,8 +140,12 @@ def report(store: Store, policy: Policy | None, run: RunInfo, out_dir: Path) -> 
 
 
 def failing(findings: Iterable[Finding], threshold: Severity) -> list[Finding]:
-    """Failing findings at or above the threshold: they decide the exit code."""
-    return [f for f in findings if f.status is Status.FAIL and f.severity.rank >= threshold.rank]
+    """Failing findings at or above the threshold, not waived: they decide the exit code."""
+    return [
+        f
+        for f in findings
+        if f.status is Status.FAIL and not f.waived and f.severity.rank >= threshold.rank
+    ]
 
 
 def check_catalog() -> list[CheckMeta]:

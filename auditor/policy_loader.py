@@ -244,8 +244,7 @@ class _Builder:
             sharing_tag=self.text(("tags", "sharing"), tags.get("sharing")) or "share-attr",
             custodian_tag=self.text(("tags", "custodian"), tags.get("custodian"))
             or "key-custodian",
-            pi_regex=self.regex(("tags", "pi_regex"), tags.get("pi_regex"))
-            or DEFAULT_PI_REGEX,
+            pi_regex=self.regex(("tags", "pi_regex"), tags.get("pi_regex")) or DEFAULT_PI_REGEX,
             sharing_agreements=self.sharing_agreements(),
             transfer_approvals=self.transfer_approvals(),
             approved_custodians=self.custodians(),

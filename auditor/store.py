@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
@@ -29,6 +29,7 @@ from auditor.model import (
     Resource,
     Severity,
     Status,
+    WaiverMark,
 )
 
 RUN_INCOMPLETE = "incomplete"
@@ -108,6 +109,7 @@ _SCHEMA: dict[str, tuple[dict[str, type], tuple[str, ...] | str]] = {
             "evidence": str,
             "remediation": str,
             "fix_command": str,
+            "waiver": str,
         },
         ("run_id", "check_id", "resource"),
     ),
@@ -319,6 +321,7 @@ class Store:
                 evidence=tuple(json.loads(row["evidence"] or "[]")),
                 remediation=row["remediation"] or "",
                 fix_command=row["fix_command"] or "",
+                waiver=WaiverMark(**json.loads(row["waiver"])) if row.get("waiver") else None,
             )
             for row in self.db.table("findings").rows_where(
                 "run_id = ?", [run_id], order_by="check_id, resource"
@@ -399,4 +402,5 @@ def _finding_row(run_id: int, f: Finding) -> dict[str, Any]:
         "evidence": json.dumps(list(f.evidence), ensure_ascii=False),
         "remediation": f.remediation,
         "fix_command": f.fix_command,
+        "waiver": json.dumps(asdict(f.waiver), ensure_ascii=False) if f.waiver else None,
     }
