@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping
 from auditor.checking import CheckContext, Result
 from auditor.inventories.aws.policy_rights import NARROWING_KEYS
 from auditor.model import Kind, Relation, Resource, Severity, Status
-from auditor.policy import Classification, Verdict
+from auditor.policy import Classification, Department, Verdict
 
 # Facts an adapter could not read are marked so; checks over them say UNKNOWN.
 UNREADABLE = frozenset({"denied", "error"})
@@ -103,3 +103,13 @@ def conditions_text(conditions: Mapping[str, object]) -> str:
 def narrowed(conditions: Mapping[str, object]) -> bool:
     """True when a grant's conditions restrict it to known callers (org, account, VPC, IP)."""
     return has_condition_key(conditions, NARROWING_KEYS)
+
+
+def owner_department(ctx: CheckContext, resource: Resource) -> Department | None:
+    """The department accountable for a resource: its owner tag, else its account's dept."""
+    policy = ctx.policy
+    tagged = resource.tags.get(policy.owner_tag)
+    if tagged:
+        return policy.department(tagged)
+    account = policy.accounts.get(resource.account or "")
+    return policy.department(account.dept) if account else None

@@ -74,8 +74,8 @@ def test_an_approver_for_a_higher_severity_may_approve_a_lower_one():
     from auditor.waivers import allowed_approvers
 
     pol = policy("waivers")
-    assert allowed_approvers(pol, Severity.HIGH) == {"p-0001", "p-0033"}
-    assert allowed_approvers(pol, Severity.CRITICAL) == {"p-0001"}
+    assert allowed_approvers(pol, Severity.HIGH) == frozenset({"p-0001", "p-0033"})
+    assert allowed_approvers(pol, Severity.CRITICAL) == frozenset({"p-0001"})
     assert allowed_approvers(policy(), Severity.HIGH) is None
 
 
