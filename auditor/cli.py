@@ -23,6 +23,7 @@ import click
 import networkx as nx
 
 from auditor import __version__, pipeline, queries
+from auditor.checking import CheckMeta
 from auditor.errors import AuditorError, CollectionError, UsageError
 from auditor.inventories.aws import AwsTarget
 from auditor.model import Coverage, Finding, Severity, Status
@@ -256,8 +257,11 @@ def _summarise(findings: Sequence[Finding], fail_on: str) -> int:
     unknown = sum(1 for f in findings if f.status is Status.UNKNOWN)
     by_severity = {s.value: sum(1 for f in failed if f.severity is s) for s in Severity}
     counts = ", ".join(f"{n} {s}" for s, n in by_severity.items() if n)
+    waived = sum(1 for f in failed if f.waived)
+    accepted = f", {waived} of them waived" if waived else ""
     progress(
-        f"{len(findings)} findings: {len(failed)} FAIL ({counts or 'none'}), {unknown} UNKNOWN"
+        f"{len(findings)} findings: {len(failed)} FAIL ({counts or 'none'}{accepted}), "
+        f"{unknown} UNKNOWN"
     )
     gate = pipeline.failing(findings, Severity(fail_on))
     return EXIT_FINDINGS if gate else EXIT_OK
@@ -443,16 +447,33 @@ def checks() -> None:
 
 @checks.command(name="list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def list_checks(as_json: bool) -> int:
+@click.option(
+    "--policy",
+    "policy_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Show each check as this policy runs it (disabled, severity overridden).",
+)
+def list_checks(as_json: bool, policy_path: Path | None) -> int:
     """List every check with its theme, severity and legal grounds."""
     catalog = pipeline.check_catalog()
+    policy = load_policy(policy_path) if policy_path else None
+
+    def enabled(check_id: str) -> bool:
+        return policy.check_enabled(check_id) if policy else True
+
+    def severity(meta: CheckMeta) -> str:
+        override = policy.severity_override(meta.id) if policy else None
+        return (override or meta.severity).value
+
     if as_json:
         rows = [
             {
                 "id": m.id,
                 "title": m.title,
                 "theme": m.theme.value,
-                "severity": m.severity.value,
+                "severity": severity(m),
+                "default_severity": m.severity.value,
+                "enabled": enabled(m.id),
                 "fails_when": m.fails_when,
                 "frameworks": list(m.frameworks),
                 "remediation": m.remediation,
@@ -463,7 +484,8 @@ def list_checks(as_json: bool) -> int:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return EXIT_OK
     for m in catalog:
-        click.echo(f"{m.id:<9} {m.severity.value:<9} {m.theme.value:<15} {m.title}")
+        state = "" if enabled(m.id) else "  [disabled by policy]"
+        click.echo(f"{m.id:<9} {severity(m):<9} {m.theme.value:<15} {m.title}{state}")
     return EXIT_OK
 
 
