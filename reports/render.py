@@ -70,6 +70,8 @@ def render_html(data: ReportInput) -> str:
         status_labels=sections.STATUS_LABELS,
         severity_labels=sections.SEVERITY_LABELS,
         theme_labels=sections.THEME_LABELS,
+        waiver_labels=sections.WAIVER_LABELS,
+        waived=sections.waived_views(sections.finding_views(data.findings, data.checks)),
     )
 
 

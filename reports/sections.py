@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from auditor.checking import CheckMeta, Theme
-from auditor.model import Coverage, Finding, Outcome, Severity, Status
+from auditor.model import Coverage, Finding, Outcome, Severity, Status, WaiverMark
 
 if TYPE_CHECKING:
     from auditor.reports.render import ReportInput
@@ -29,6 +29,11 @@ STATUS_LABELS = {
     Status.FAIL: "FAIL 不通过",
     Status.UNKNOWN: "UNKNOWN 无法判定",
     Status.PASS: "PASS 通过",
+}
+WAIVER_LABELS = {
+    "waived": "WAIVED 已豁免",
+    "expired": "WAIVER EXPIRED 豁免已过期",
+    "refused": "WAIVER REFUSED 豁免无效",
 }
 SEVERITY_LABELS = {
     Severity.CRITICAL: "Critical 严重",
@@ -313,6 +318,8 @@ class FindingView:
     evidence: tuple[str, ...]
     remediation: str
     fix_command: str
+    # What a waiver of the policy did to this finding (waived, expired, refused), if any.
+    waiver: WaiverMark | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,6 +384,7 @@ def finding_view(finding: Finding, anchor: str, meta: CheckMeta | None) -> Findi
         evidence=tuple(finding.evidence),
         remediation=finding.remediation or (meta.remediation if meta else ""),
         fix_command=finding.fix_command or (meta.cli if meta else ""),
+        waiver=finding.waiver,
     )
 
 
@@ -390,6 +398,18 @@ def finding_views(
         finding_view(f, _unique(finding_anchor(f), taken), catalog.get(f.check_id))
         for f in order_findings(findings)
     ]
+
+
+def waived_views(views: Iterable[FindingView]) -> list[FindingView]:
+    """Findings a waiver touched, the ones closest to expiry first."""
+    touched = [v for v in views if v.waiver is not None]
+    return sorted(
+        touched,
+        key=lambda v: (
+            v.waiver is not None and v.waiver.state == "waived",
+            v.waiver.days_left if v.waiver and v.waiver.days_left is not None else 10**6,
+        ),
+    )
 
 
 def build_finding_groups(

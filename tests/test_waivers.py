@@ -84,9 +84,12 @@ def test_an_approver_who_left_is_refused(tmp_path):
 
     from auditor.policy import load_policy
 
-    text = Path(policy("waivers").path).read_text("utf-8").replace(
-        "high: [p-0033]", "high: [p-0033, p-0212]"
-    ).replace("approver: p-0033", "approver: p-0212")
+    text = (
+        Path(policy("waivers").path)
+        .read_text("utf-8")
+        .replace("high: [p-0033]", "high: [p-0033, p-0212]")
+        .replace("approver: p-0033", "approver: p-0212")
+    )
     path = tmp_path / "p.yaml"
     path.write_text(text, "utf-8")
     ctx = make_ctx(
@@ -107,3 +110,23 @@ def test_waiver_marks_survive_the_store(tmp_path):
     again = {(f.check_id, f.resource): f for f in store.findings(run_id)}
     for f in findings:
         assert again[f.check_id, f.resource].waiver == f.waiver
+
+
+def test_the_report_shows_waived_and_reopened_findings(tmp_path):
+    import dataclasses
+    import json
+
+    from auditor.reports.render import write_report
+    from tests.reports.conftest import sample_input
+
+    _, findings = _audit()
+    data = dataclasses.replace(sample_input(), findings=findings)
+    paths = write_report(tmp_path, data)
+    html = paths["html"].read_text("utf-8")
+    assert "WAIVED 已豁免 · 121 days left" in html
+    assert "WAIVER EXPIRED 豁免已过期" in html
+    assert "approver p-0099 may not approve critical findings" in html
+    records = json.loads(paths["json"].read_text("utf-8"))
+    waived = [r for r in records if r["waiver"] and r["waiver"]["state"] == "waived"]
+    assert [r["waiver"]["ticket"] for r in waived] == ["SEC-1"]
+    assert all(r["status"] == "FAIL" for r in waived)
