@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -50,7 +51,7 @@ def test_checks_list_shows_every_check_with_its_metadata():
 
 def test_the_policy_disables_a_check_and_overrides_a_severity(tmp_path):
     source = policy().path
-    text = open(source, encoding="utf-8").read()
+    text = Path(source).read_text(encoding="utf-8")
     path = tmp_path / "p.yaml"
     path.write_text(
         text + "checks: {disabled: [KEY-006], severity: {SOV-001: low}}\n", encoding="utf-8"
