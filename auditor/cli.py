@@ -28,6 +28,7 @@ from auditor.errors import AuditorError, CollectionError, UsageError
 from auditor.inventories.aws import AwsTarget
 from auditor.model import Coverage, Finding, Severity, Status
 from auditor.policy import Policy, load_policy, policy_sha256
+from auditor.policy_cli import policy_group
 from auditor.store import RunInfo, Store
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 5
@@ -635,6 +636,10 @@ def _fail(message: str, code: int, argv: Sequence[str]) -> None:
     else:
         click.echo(f"error: {message}", err=True)
     sys.exit(code)
+
+
+# Command groups that live in their own modules.
+cli.add_command(policy_group)
 
 
 def _wants_json(argv: Sequence[str]) -> bool:

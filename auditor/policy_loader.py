@@ -10,7 +10,7 @@ import difflib
 import hashlib
 import re
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,19 +57,72 @@ class _Located:
         self.path = path
         self.lines: dict[tuple[str, ...], int] = {}
         self.errors: list[str] = []
+        # Nodes being read, to refuse an alias that contains itself.
+        self._open: set[int] = set()
+        # Aliases may repeat a node many times over ("billion laughs"): cap the expansion.
+        self._budget = 200_000
 
     def record(self, node: yaml.Node, where: tuple[str, ...]) -> Any:
         self.lines.setdefault(where, node.start_mark.line + 1)
-        if isinstance(node, yaml.MappingNode):
-            result: dict[Any, Any] = {}
-            for key_node, value_node in node.value:
-                key = yaml.safe_load(yaml.serialize(key_node))
-                self.lines[(*where, str(key))] = key_node.start_mark.line + 1
-                result[key] = self.record(value_node, (*where, str(key)))
-            return result
-        if isinstance(node, yaml.SequenceNode):
-            return [self.record(item, (*where, str(i))) for i, item in enumerate(node.value)]
-        return yaml.safe_load(yaml.serialize(node))
+        self._budget -= 1
+        if self._budget < 0:
+            if self._budget == -1:
+                self.error(where, "invalid YAML: aliases expand to more than 200000 values")
+            return None
+        if id(node) in self._open:
+            self.error(where, "invalid YAML: an alias refers to a node that contains it")
+            return None
+        self._open.add(id(node))
+        try:
+            if isinstance(node, yaml.MappingNode):
+                return self._mapping(node, where)
+            if isinstance(node, yaml.SequenceNode):
+                return [self.record(item, (*where, str(i))) for i, item in enumerate(node.value)]
+            return self._scalar(node)
+        finally:
+            self._open.discard(id(node))
+
+    def _mapping(self, node: yaml.MappingNode, where: tuple[str, ...]) -> dict[Any, Any]:
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            line = key_node.start_mark.line + 1
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.lines.setdefault((*where, "?"), line)
+                self.error(
+                    (*where, "?"), "invalid YAML: a key must be plain text, not a list or map"
+                )
+                continue
+            key = self._key(key_node)
+            path = (*where, str(key))
+            if key in result:
+                first = self.lines.get(path, line)
+                self.lines[path] = line
+                self.error(path, f"{key!r} is given twice (first on line {first}); keep one")
+                continue
+            self.lines[path] = line
+            result[key] = self.record(value_node, path)
+        return result
+
+    @staticmethod
+    def _key(node: yaml.ScalarNode) -> Any:
+        key = yaml.safe_load(yaml.serialize(node))
+        # YAML 1.1 reads 012345670123 as an octal number: keep digits exactly as written,
+        # since numeric keys in a policy are account ids.
+        if isinstance(key, int) and not isinstance(key, bool) and node.value.isdigit():
+            return node.value
+        return key
+
+    @staticmethod
+    def _scalar(node: yaml.Node) -> Any:
+        try:
+            value = yaml.safe_load(yaml.serialize(node))
+        except (ValueError, yaml.YAMLError):
+            # A timestamp like 2026-02-30 fails in PyYAML's constructor; the field's own
+            # reader then reports it in its own words ("... is not a date").
+            return node.value
+        if isinstance(value, datetime):
+            return node.value  # a date with a time: the date readers refuse it as text
+        return value
 
     def line(self, where: tuple[str, ...]) -> int:
         probe = where
@@ -95,10 +148,19 @@ def read_policy(path: Path) -> Policy:
     except OSError as exc:
         raise PolicyError(f"{path}: cannot read policy file ({exc.strerror})") from exc
     except UnicodeDecodeError as exc:
-        raise PolicyError(f"{path}: policy file is not UTF-8 text (byte {exc.start})") from exc
+        line = content[: exc.start].count(b"\n") + 1
+        raise PolicyError(
+            f"{path}:{line}: policy file is not UTF-8 text (byte {exc.start})"
+        ) from exc
     located = _Located(path)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.reader.ReaderError as exc:
+        # Control characters: the reader knows the offset, not the line.
+        line = text[: exc.position].count("\n") + 1
+        raise PolicyError(
+            f"{path}:{line}: invalid YAML: character {exc.character!r} is not allowed"
+        ) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
@@ -108,12 +170,91 @@ def read_policy(path: Path) -> Policy:
         raise PolicyError(f"{path}:1: policy file is empty")
     raw = located.record(node, ())
     if not isinstance(raw, dict):
-        raise PolicyError(f"{path}:1: a policy is a mapping of keys, not a {type(raw).__name__}")
+        line = node.start_mark.line + 1
+        kind = type(raw).__name__
+        raise PolicyError(f"{path}:{line}: a policy is a mapping of keys, not a {kind}")
     policy = _Builder(located, raw).build(hashlib.sha256(content).hexdigest())
     if located.errors:
         more = f" (and {len(located.errors) - 1} more)" if len(located.errors) > 1 else ""
         raise PolicyError(located.errors[0] + more, errors=located.errors)
     return policy
+
+
+# The keys each section may hold ("*" is any name or list position).  A misspelt key would
+# otherwise be ignored and leave its setting at the default: a typo must not fail open.
+SECTION_FIELDS: dict[tuple[str, ...], frozenset[str]] = {
+    ("organisation",): frozenset({"name", "home_jurisdiction"}),
+    ("providers", "*"): frozenset({"operator", "parent"}),
+    ("classifications", "*"): frozenset(
+        {
+            "zh",
+            "rank",
+            "allowed_jurisdictions",
+            "allowed_operators",
+            "key_custody",
+            "log_retention_days",
+            "backup_required",
+            "allow_global_edge",
+            "allow_public",
+            "restricted",
+        }
+    ),
+    ("classification_defaults",): frozenset({"untagged", "aliases"}),
+    ("tags",): frozenset(
+        {"classification", "owner_dept", "accountable_person", "sharing", "custodian", "pi_regex"}
+    ),
+    ("departments", "*"): frozenset({"id", "name"}),
+    ("people", "*"): frozenset({"id", "dept", "status"}),
+    ("accounts", "*"): frozenset({"name", "dept", "purpose", "classification_max"}),
+    ("trusted_accounts", "*"): frozenset(
+        {
+            "account",
+            "org",
+            "kind",
+            "dept",
+            "jurisdiction",
+            "dept_sponsor",
+            "contract",
+            "contract_expiry",
+            "require_external_id",
+            "require_source_identity",
+        }
+    ),
+    ("external_endpoints", "*"): frozenset({"host", "country"}),
+    ("sharing_agreements", "*"): frozenset(
+        {"id", "from", "to", "resources", "attribute", "purpose", "approver", "expires"}
+    ),
+    ("transfer_approvals", "*"): frozenset({"id", "resources", "basis", "expires"}),
+    ("key_custody",): frozenset({"approved_custodians", "levels"}),
+    ("roles",): frozenset({"audit_admins", "capability_actions", "sod_rules"}),
+    ("roles", "sod_rules", "*"): frozenset({"id", "exclusive"}),
+    ("break_glass",): frozenset({"principals", "max_count", "hardware_mfa", "alarm_required"}),
+    ("identity",): frozenset(
+        {"federation_required", "idps", "technical_accounts", "shared_name_regex"}
+    ),
+    ("identity", "idps", "*"): frozenset({"name", "country"}),
+    ("waiver_policy",): frozenset({"approvers", "max_days"}),
+    ("waivers", "*"): frozenset(
+        {"check", "resource", "reason", "approver", "approved_on", "expires", "ticket"}
+    ),
+    ("checks",): frozenset({"disabled", "severity"}),
+}
+
+
+def _sections(raw: Any, pattern: tuple[str, ...], where: tuple[str, ...] = ()) -> Any:
+    """(path, mapping) of every place in `raw` the pattern names."""
+    if not pattern:
+        if isinstance(raw, dict):
+            yield where, raw
+        return
+    head, rest = pattern[0], pattern[1:]
+    if head == "*":
+        items = raw.items() if isinstance(raw, dict) else enumerate(raw or [])
+        if isinstance(raw, dict | list):
+            for key, value in items:
+                yield from _sections(value, rest, (*where, str(key)))
+    elif isinstance(raw, dict) and head in raw:
+        yield from _sections(raw[head], rest, (*where, head))
 
 
 class _Builder:
@@ -188,6 +329,7 @@ class _Builder:
                 hint = difflib.get_close_matches(str(key), KNOWN_KEYS, n=1)
                 suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
                 self.err((str(key),), f"unknown key{suggestion}")
+        self.unknown_fields()
         version = self.raw.get("version", 1)
         if version != 1:
             self.err(
@@ -270,16 +412,47 @@ class _Builder:
             waivers=self.waivers(),
         )
 
+    def unknown_fields(self) -> None:
+        for pattern, known in SECTION_FIELDS.items():
+            for where, body in _sections(self.raw, pattern):
+                for key in body:
+                    if str(key) not in known:
+                        hint = difflib.get_close_matches(str(key), known, n=1)
+                        suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
+                        self.err((*where, str(key)), f"unknown key{suggestion}")
+
     def jurisdiction_sets(self) -> dict[str, frozenset[str]]:
-        raw = self.mapping(("jurisdictions",), self.raw.get("jurisdictions"))
+        """Named sets, which may name each other in any order (but not themselves)."""
+        raw = {
+            str(k): v
+            for k, v in self.mapping(("jurisdictions",), self.raw.get("jurisdictions")).items()
+        }
         sets: dict[str, frozenset[str]] = {}
-        for name, value in raw.items():
-            where = ("jurisdictions", str(name))
-            members = value if isinstance(value, list) else [value]
+        resolving: list[str] = []
+
+        def resolve(name: str) -> frozenset[str]:
+            if name in sets:
+                return sets[name]
+            if name in resolving:
+                return frozenset()
+            resolving.append(name)
+            value = raw[name]
+            where = ("jurisdictions", name)
             countries: set[str] = set()
-            for i, member in enumerate(members):
-                countries |= self.countries((*where, str(i)), member, sets)
-            sets[str(name)] = frozenset(countries)
+            for i, member in enumerate(value if isinstance(value, list) else [value]):
+                text = self.text((*where, str(i)), member)
+                if text in resolving:
+                    self.err((*where, str(i)), f"set {text!r} contains itself through {name!r}")
+                elif text in raw and text not in sets:
+                    countries |= resolve(text)
+                else:
+                    countries |= self.countries((*where, str(i)), member, sets)
+            resolving.pop()
+            sets[name] = frozenset(countries)
+            return sets[name]
+
+        for name in raw:
+            resolve(str(name))
         return sets
 
     def countries(

@@ -164,3 +164,35 @@ def test_non_utf8_and_folder_give_one_line_errors(tmp_path):
     latin.write_bytes("organisation: {name: caf\xe9}\n".encode("latin-1"))
     assert "not UTF-8" in error_of(latin)
     assert "is a folder" in error_of(tmp_path)
+
+
+def test_an_unquoted_account_id_with_a_leading_zero_keeps_its_digits(tmp_path):
+    # YAML 1.1 reads 012345670123 as an octal number; the loader keeps what was written.
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "version: 1\nclassifications:\n  core: {allowed_jurisdictions: [CN]}\n"
+        "accounts:\n  012345670123: {name: prod}\n",
+        encoding="utf-8",
+    )
+    assert set(load_policy(path).accounts) == {"012345670123"}
+
+
+def test_jurisdiction_sets_may_name_sets_defined_further_down(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "version: 1\njurisdictions:\n  WIDE: [NARROW, HK]\n  NARROW: [CN]\n"
+        "classifications:\n  core: {allowed_jurisdictions: [WIDE]}\n",
+        encoding="utf-8",
+    )
+    assert load_policy(path).classifications["core"].allowed == {"CN", "HK"}
+
+
+def test_a_jurisdiction_set_that_contains_itself_is_an_error(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "version: 1\njurisdictions:\n  A: [B]\n  B: [A]\n"
+        "classifications:\n  core: {allowed_jurisdictions: [A]}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(PolicyError, match=r"p.yaml:4: jurisdictions.B.0: set .A. contains itself"):
+        load_policy(path)
