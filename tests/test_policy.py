@@ -184,7 +184,7 @@ def test_jurisdiction_sets_may_name_sets_defined_further_down(tmp_path):
         "classifications:\n  core: {allowed_jurisdictions: [WIDE]}\n",
         encoding="utf-8",
     )
-    assert load_policy(path).classifications["core"].allowed == {"CN", "HK"}
+    assert load_policy(path).classifications["core"].allowed == frozenset({"CN", "HK"})
 
 
 def test_a_jurisdiction_set_that_contains_itself_is_an_error(tmp_path):
