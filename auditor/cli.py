@@ -24,6 +24,7 @@ import networkx as nx
 
 from auditor import __version__, pipeline, queries
 from auditor.checking import CheckMeta
+from auditor.compliance_cli import frameworks_command
 from auditor.errors import AuditorError, CollectionError, UsageError
 from auditor.inventories.aws import AwsTarget
 from auditor.model import Coverage, Finding, Severity, Status
@@ -640,6 +641,7 @@ def _fail(message: str, code: int, argv: Sequence[str]) -> None:
 
 # Command groups that live in their own modules.
 cli.add_command(policy_group)
+cli.add_command(frameworks_command)
 
 
 def _wants_json(argv: Sequence[str]) -> bool:

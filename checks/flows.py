@@ -161,7 +161,6 @@ def backup_copies_leave(ctx: CheckContext) -> Iterator[Result]:
         frameworks=(
             "GB/T 22239-2019 8.2.4.4(c), 8.2.4.5(b)",
             "SecNumCloud 3.2 9.7",
-            "CIS AWS Foundations 5.0 5.1.x",
         ),
         remediation="Remove the sharing, and turn on block public access for snapshots and AMIs.",
         cli=(

@@ -99,7 +99,7 @@ def _label(key: Resource, verdict: Verdict) -> str:
             "customer-managed key)"
         ),
         frameworks=(
-            "GB/T 22239-2019 8.2.4.5(e)",
+            "GB/T 22239-2019 8.2.4.5(d)",
             "SecNumCloud 3.2 10.5(c)",
             "EU Cloud Sovereignty Framework SOV-3",
             "ITAR 22 CFR 120.54(a)(5)",
@@ -169,7 +169,7 @@ def _judge_custody(ctx: CheckContext, key: Resource, stores: list[str]) -> Resul
             "material), sits in a region whose country the protected data's class does not "
             "allow"
         ),
-        frameworks=("GB/T 22239-2019 8.2.4.5(a), 8.2.4.5(e)",),
+        frameworks=("GB/T 22239-2019 8.2.4.5(a), 8.2.4.5(d)",),
         remediation=(
             "Delete the multi-Region replica that sits abroad (schedule its deletion); if the "
             "key itself sits abroad, create a key in an allowed region and re-encrypt the data "

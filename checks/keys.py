@@ -33,7 +33,7 @@ PROVIDER_HELD = {"AES256": "S3-managed keys (SSE-S3)"}
             "DynamoDB's and SQS's default keys)"
         ),
         frameworks=(
-            "GB/T 22239-2019 8.2.4.5(e)",
+            "GB/T 22239-2019 8.2.4.5(d)",
             "SecNumCloud 3.2 10.1",
             "CIS AWS Foundations 5.0 2.2.1, 2.3.1",
         ),
