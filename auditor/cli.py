@@ -111,6 +111,13 @@ def db_option(f: F) -> F:
 
 
 def out_option(f: F) -> F:
+    f = click.option(
+        "--frameworks-dir",
+        "frameworks_dirs",
+        multiple=True,
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        help="A folder of your own framework files to report compliance on (repeatable).",
+    )(f)
     return click.option(
         "--out",
         "out_dir",
@@ -312,6 +319,7 @@ def audit(
     policy_path: Path,
     db_path: Path,
     out_dir: Path,
+    frameworks_dirs: tuple[Path, ...],
     fail_on: str,
     **aws: Any,
 ) -> int:
@@ -324,11 +332,16 @@ def audit(
     """
     policy = load_policy(policy_path)
     scope = _aws_scope(AwsChoice(**aws))
-    return _audit(policy, db_path, out_dir, [scope], fail_on)
+    return _audit(policy, db_path, out_dir, [scope], fail_on, frameworks_dirs)
 
 
 def _audit(
-    policy: Policy, db_path: Path, out_dir: Path, scopes: list[pipeline.AwsScope], fail_on: str
+    policy: Policy,
+    db_path: Path,
+    out_dir: Path,
+    scopes: list[pipeline.AwsScope],
+    fail_on: str,
+    frameworks_dirs: Sequence[Path] = (),
 ) -> int:
     store = _open(db_path)
     try:
@@ -339,7 +352,7 @@ def _audit(
             f"{len(run.regions)} region(s); {len(gaps)} service(s) not fully read"
         )
         findings = pipeline.check(store, policy, run)
-        paths = pipeline.report(store, policy, run, out_dir)
+        paths = pipeline.report(store, policy, run, out_dir, frameworks_dirs)
         for kind, path in paths.items():
             progress(f"wrote {kind}: {path}")
         progress(f"database: {db_path}")
@@ -388,7 +401,13 @@ def check_command(policy_path: Path, db_path: Path, run_id: int | None, fail_on:
 @out_option
 @run_option
 @policy_option(required=False)
-def report(db_path: Path, out_dir: Path, run_id: int | None, policy_path: Path | None) -> int:
+def report(
+    db_path: Path,
+    out_dir: Path,
+    frameworks_dirs: tuple[Path, ...],
+    run_id: int | None,
+    policy_path: Path | None,
+) -> int:
     """Write report.html and findings.json for a checked run."""
     policy = load_policy(policy_path) if policy_path else None
     store = _open(db_path)
@@ -397,7 +416,7 @@ def report(db_path: Path, out_dir: Path, run_id: int | None, policy_path: Path |
         policy = policy or _policy_of_run(run)
         if run.checked_at is None:
             raise UsageError(f"run {run.id} has not been checked yet: run `govaudit check` first")
-        paths = pipeline.report(store, policy, run, out_dir)
+        paths = pipeline.report(store, policy, run, out_dir, frameworks_dirs)
     finally:
         store.close()
     for kind, path in paths.items():

@@ -18,6 +18,7 @@ import networkx as nx
 
 from auditor import __version__
 from auditor.checking import CheckContext, CheckMeta, load_checks, run_checks
+from auditor.compliance import load_frameworks
 from auditor.escalation import escalation_edges
 from auditor.graph import annotate_parties, build_graph
 from auditor.inventories.aws import AwsTarget, collect_aws
@@ -121,7 +122,13 @@ def check(store: Store, policy: Policy, run: RunInfo, today: date | None = None)
     return findings
 
 
-def report(store: Store, policy: Policy | None, run: RunInfo, out_dir: Path) -> dict[str, Path]:
+def report(
+    store: Store,
+    policy: Policy | None,
+    run: RunInfo,
+    out_dir: Path,
+    frameworks_dirs: Sequence[Path] = (),
+) -> dict[str, Path]:
     """Write report.html and findings.json for a checked run."""
     run = store.get_run(run.id)
     counts = Counter(r.kind.value for r in store.resources(run.id))
@@ -135,6 +142,7 @@ def report(store: Store, policy: Policy | None, run: RunInfo, out_dir: Path) -> 
         resource_counts=dict(counts),
         region_table_version=table_version(),
         generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        frameworks=load_frameworks(frameworks_dirs),
     )
     return write_report(out_dir, data)
 

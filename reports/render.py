@@ -22,6 +22,7 @@ from typing import Any
 import jinja2
 
 from auditor.checking import CheckMeta
+from auditor.compliance import Framework
 from auditor.model import Coverage, Finding
 from auditor.reports import sections
 from auditor.store import RunInfo
@@ -41,6 +42,8 @@ class ReportInput:
     resource_counts: Mapping[str, int]
     region_table_version: str
     generated_at: str
+    # Compliance frameworks to report on (built-in and the user's own).
+    frameworks: Sequence[Framework] = ()
 
 
 def write_report(out_dir: Path, data: ReportInput) -> dict[str, Path]:
@@ -71,6 +74,7 @@ def render_html(data: ReportInput) -> str:
         severity_labels=sections.SEVERITY_LABELS,
         theme_labels=sections.THEME_LABELS,
         waiver_labels=sections.WAIVER_LABELS,
+        framework_rows=sections.build_framework_rows(data.frameworks, data.findings, data.checks),
         waived=sections.waived_views(sections.finding_views(data.findings, data.checks)),
     )
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from auditor.checking import CheckMeta, Theme
+from auditor.compliance import Framework, compliance
 from auditor.model import Coverage, Finding, Outcome, Severity, Status, WaiverMark
 
 if TYPE_CHECKING:
@@ -421,3 +422,62 @@ def build_finding_groups(
         unknown=tuple(v for v in views if v.status == Status.UNKNOWN),
         passed=tuple(v for v in views if v.status == Status.PASS),
     )
+
+
+# frameworks ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RequirementView:
+    id: str
+    title: str
+    status: str
+    detail: str
+    failing_checks: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FrameworkRow:
+    id: str
+    name: str
+    version: str
+    total: int
+    counts: Mapping[str, int]
+    # Requirements that fail or cannot be decided: what the committee must look at.
+    open: tuple[RequirementView, ...]
+
+
+FRAMEWORK_STATUSES = ("FAIL", "UNKNOWN", "PASS", "MANUAL", "NOT_COVERED")
+
+
+def build_framework_rows(
+    frameworks: Iterable[Framework], findings: Sequence[Finding], checks: Sequence[CheckMeta]
+) -> list[FrameworkRow]:
+    """Compliance per framework: each requirement judged from the findings of its checks."""
+    registered = {meta.id for meta in checks}
+    rows = []
+    for framework in frameworks:
+        verdicts = compliance(framework, findings, registered)
+        counts = Counter(v.status.value for v in verdicts)
+        open_items = tuple(
+            RequirementView(
+                v.requirement.id,
+                v.requirement.title_zh or v.requirement.title,
+                v.status.value,
+                v.detail,
+                v.failing_checks,
+            )
+            for v in verdicts
+            if v.status.value in ("FAIL", "UNKNOWN")
+        )
+        rows.append(
+            FrameworkRow(
+                framework.id,
+                framework.name_zh or framework.name,
+                framework.version,
+                len(verdicts),
+                {status: counts.get(status, 0) for status in FRAMEWORK_STATUSES},
+                open_items,
+            )
+        )
+    return rows
