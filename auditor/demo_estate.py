@@ -132,7 +132,13 @@ ESTATES: dict[str, Estate] = {
             Bucket(
                 "yz-mz-dibao-core",
                 "cn-north-1",
-                {"data-class": "核心", "owner-dept": "mz", "系统": "低保救助"},
+                {
+                    "data-class": "核心",
+                    "owner-dept": "mz",
+                    "系统": "低保救助",
+                    # The 低保 system's accountable person has left: nobody answers for it.
+                    "accountable-person": "p-0212",
+                },
                 encryption="alias/mz-core",
                 replicate_to=("yz-mz-dibao-dr",),
                 # RISK RSP-007: the vendor's contract lapsed but it still reads the data.
@@ -232,7 +238,9 @@ ESTATES: dict[str, Estate] = {
         queues=(
             # RISK KEY-001: 12345 hotline work orders (important) in an unencrypted queue.
             Queue(
-                "yz-dsj-hotline-orders", "cn-north-1", {"data-class": "重要", "owner-dept": "dsj"}
+                "yz-dsj-hotline-orders",
+                "cn-north-1",
+                {"data-class": "重要", "owner-dept": "dsj", "accountable-person": "p-0001"},
             ),
         ),
         roles=(
