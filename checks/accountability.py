@@ -197,7 +197,7 @@ def account_without_owner(ctx: CheckContext) -> Iterator[Result]:
         info = policy.accounts.get(account_id)
         tagged = policy.department(account.tags.get(policy.owner_tag))
         dept = tagged or (policy.department(info.dept) if info else None)
-        label = f"account {account_id}" + (f" ({account.name})" if account.name else "")
+        label = _account_label(ctx, account)
         if info is None:
             message = f"{label} is not in the policy's accounts: nobody is recorded as owning it"
             yield Result(account, Status.FAIL, message, severity=Severity.HIGH)
@@ -209,6 +209,14 @@ def account_without_owner(ctx: CheckContext) -> Iterator[Result]:
         else:
             purpose = f", purpose {info.purpose}" if info.purpose else ", purpose not stated"
             yield Result(account, Status.PASS, f"{label} is owned by {dept.name}{purpose}")
+
+
+def _account_label(ctx: CheckContext, account: Resource) -> str:
+    """"account 1234 (name)", the name from the policy or the organisation when there is one."""
+    account_id = account.account or ""
+    info = ctx.policy.accounts.get(account_id)
+    name = (info.name if info else "") or (account.name if account.name != account_id else "")
+    return f"account {account_id}" + (f" ({name})" if name else "")
 
 
 def _accounts(ctx: CheckContext) -> list[Resource]:
@@ -258,7 +266,7 @@ def security_delegated_to_wrong_account(ctx: CheckContext) -> Iterator[Result]:
         if not services:
             continue
         account_id = account.account or ""
-        label = f"account {account_id}" + (f" ({account.name})" if account.name else "")
+        label = _account_label(ctx, account)
         listed = ", ".join(services)
         info = policy.accounts.get(account_id)
         party = policy.trusted_party(account_id)
