@@ -138,6 +138,20 @@ class _Located:
 
 def read_policy(path: Path) -> Policy:
     """Read and validate a policy file; raise PolicyError naming file, line and key."""
+    content, located, raw = _read_yaml(path)
+    if not isinstance(raw, dict):
+        raise PolicyError(
+            f"{path}:{located.line(())}: a policy is a mapping of keys, not a {type(raw).__name__}"
+        )
+    policy = _Builder(located, raw).build(hashlib.sha256(content).hexdigest())
+    if located.errors:
+        more = f" (and {len(located.errors) - 1} more)" if len(located.errors) > 1 else ""
+        raise PolicyError(located.errors[0] + more, errors=located.errors)
+    return policy
+
+
+def _read_yaml(path: Path) -> tuple[bytes, _Located, Any]:
+    """The file's bytes, the line map and the values of a YAML file; PolicyError if unreadable."""
     try:
         content = path.read_bytes()
         text = content.decode("utf-8")
@@ -168,16 +182,7 @@ def read_policy(path: Path) -> Policy:
         raise PolicyError(f"{path}:{line}: invalid YAML: {problem}") from exc
     if node is None:
         raise PolicyError(f"{path}:1: policy file is empty")
-    raw = located.record(node, ())
-    if not isinstance(raw, dict):
-        line = node.start_mark.line + 1
-        kind = type(raw).__name__
-        raise PolicyError(f"{path}:{line}: a policy is a mapping of keys, not a {kind}")
-    policy = _Builder(located, raw).build(hashlib.sha256(content).hexdigest())
-    if located.errors:
-        more = f" (and {len(located.errors) - 1} more)" if len(located.errors) > 1 else ""
-        raise PolicyError(located.errors[0] + more, errors=located.errors)
-    return policy
+    return content, located, located.record(node, ())
 
 
 # The keys each section may hold ("*" is any name or list position).  A misspelt key would
@@ -956,6 +961,9 @@ class _Builder:
         return approvers, self.whole_number((*where, "max_days"), body.get("max_days"), 365)
 
     def waivers(self) -> tuple[Waiver, ...]:
+        value = self.raw.get("waivers")
+        if isinstance(value, str) and value:
+            return self.waivers_file(value)
         found = []
         where = ("waivers",)
         for i, item in enumerate(self.sequence(where, self.raw.get("waivers"))):
@@ -983,3 +991,27 @@ class _Builder:
                 )
             )
         return tuple(found)
+
+    def waivers_file(self, name: str) -> tuple[Waiver, ...]:
+        """Waivers kept in their own file (named relative to the policy), so the committee's
+        register can change without touching the policy.  Errors name that file."""
+        path = self.loc.path.parent / name
+        try:
+            _, located, raw = _read_yaml(path)
+        except PolicyError as exc:
+            self.err(("waivers",), f"cannot read the waivers file: {exc}")
+            return ()
+        if isinstance(raw, list):
+            # Line numbers of a bare list are keyed as if it sat under "waivers".
+            located.lines = {("waivers", *k): v for k, v in located.lines.items()}
+        elif isinstance(raw, dict) and set(raw) <= {"waivers"}:
+            raw = raw.get("waivers")
+        if not isinstance(raw, list):
+            located.error((), "a waivers file is a list of waivers (or a mapping 'waivers:')")
+            self.loc.errors.extend(located.errors)
+            return ()
+        sub = _Builder(located, {"waivers": raw})
+        sub.unknown_fields()
+        found = sub.waivers()
+        self.loc.errors.extend(located.errors)
+        return found

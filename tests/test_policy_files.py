@@ -229,17 +229,19 @@ def test_validate_summarises_the_policy():
     assert "organisation: 云州市大数据管理局" in out
     assert "(home jurisdiction CN)" in out
     assert "classifications: 4 (untagged data counts as important)" in out
-    assert "  core (核心数据): rank 4; allowed in CN; keys hyok" in out
+    assert "  core (核心数据): rank 4; allowed in CN; operators CN; keys hyok" in out
     assert "  general (一般数据): rank 2; allowed in CN, HK" in out
     assert "  public (公开数据): rank 1; allowed anywhere; may be public" in out
     assert "departments: 4" in out
-    assert "people: 3 (1 left)" in out
+    assert "people: 4 (1 left)" in out
     assert "accounts: 3" in out
     assert "trusted parties: 2 (1 department, 1 vendor)" in out
-    assert "waivers: 0 (0 expired)" in out
+    assert "waivers: 2 (1 expired)" in out
     assert "disabled checks: none" in out
     assert len(out.splitlines()) <= 24
-    assert result.stderr == ""
+    # The one warning: the sample's expired waiver, shown with its file and line.
+    assert result.stderr.count("warning:") == 1
+    assert "waivers.1: the waiver of ACC-001" in result.stderr
 
 
 CHECKS_POLICY = """\
@@ -280,9 +282,13 @@ def test_strict_turns_warnings_into_exit_2(tmp_path):
     assert result.stderr.splitlines()[-1] == f"error: 3 warning(s) in {path} (--strict)"
 
 
-def test_strict_passes_a_policy_without_warnings():
-    result = invoke("validate", "--strict", str(SAMPLE))
+def test_strict_passes_a_policy_without_warnings(tmp_path):
+    starter = tmp_path / "starter.yaml"
+    assert invoke("init", str(starter)).exit_code == 0
+    result = invoke("validate", "--strict", str(starter))
     assert result.exit_code == 0, result.output
+    # The sample policy keeps an expired waiver on purpose (the demo shows it re-opened).
+    assert invoke("validate", "--strict", str(SAMPLE)).exit_code == 2
 
 
 def test_validate_warns_about_expired_waivers(tmp_path):

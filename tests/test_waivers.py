@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from auditor.checking import REGISTRY, load_checks, run_checks
 from auditor.model import Severity, Status
 from auditor.pipeline import failing
@@ -130,3 +132,35 @@ def test_the_report_shows_waived_and_reopened_findings(tmp_path):
     waived = [r for r in records if r["waiver"] and r["waiver"]["state"] == "waived"]
     assert [r["waiver"]["ticket"] for r in waived] == ["SEC-1"]
     assert all(r["status"] == "FAIL" for r in waived)
+
+
+def test_waivers_may_live_in_their_own_file_and_errors_name_it(tmp_path):
+    import pytest
+
+    from auditor.errors import PolicyError
+    from auditor.policy import load_policy
+
+    base = Path(policy().path).read_text("utf-8")
+    (tmp_path / "policy.yaml").write_text(base + "waivers: register.yaml\n", "utf-8")
+    (tmp_path / "register.yaml").write_text(
+        "# 风险豁免登记簿 / the committee's waiver register\n"
+        "- {check: SOV-001, resource: 'arn:aws:s3:::hk-*', reason: r, approver: p-0001,\n"
+        "   approved_on: 2026-01-01, expires: 2026-06-30, ticket: SEC-9}\n",
+        "utf-8",
+    )
+    loaded = load_policy(tmp_path / "policy.yaml")
+    assert [w.ticket for w in loaded.waivers] == ["SEC-9"]
+    assert loaded.waivers[0].where == f"{tmp_path / 'register.yaml'}:2"
+
+    (tmp_path / "register.yaml").write_text(
+        "waivers:\n  - {check: SOV-001, resource: x, expires: 2026-13-01, tiket: SEC-9}\n",
+        "utf-8",
+    )
+    with pytest.raises(PolicyError) as info:
+        load_policy(tmp_path / "policy.yaml")
+    assert str(info.value).startswith(f"{tmp_path / 'register.yaml'}:2: waivers.0")
+    assert any("tiket: unknown key; did you mean 'ticket'" in e for e in info.value.errors)
+
+    (tmp_path / "policy.yaml").write_text(base + "waivers: missing.yaml\n", "utf-8")
+    with pytest.raises(PolicyError, match=r"policy.yaml:\d+: waivers: cannot read the waivers"):
+        load_policy(tmp_path / "policy.yaml")
