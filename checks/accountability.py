@@ -212,7 +212,7 @@ def account_without_owner(ctx: CheckContext) -> Iterator[Result]:
 
 
 def _account_label(ctx: CheckContext, account: Resource) -> str:
-    """"account 1234 (name)", the name from the policy or the organisation when there is one."""
+    """The account as "account 1234 (name)", named by the policy or the organisation."""
     account_id = account.account or ""
     info = ctx.policy.accounts.get(account_id)
     name = (info.name if info else "") or (account.name if account.name != account_id else "")
