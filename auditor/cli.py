@@ -26,10 +26,12 @@ from auditor import __version__, pipeline, queries
 from auditor.checking import CheckMeta
 from auditor.compliance_cli import frameworks_command
 from auditor.errors import AuditorError, CollectionError, UsageError
+from auditor.history_cli import diff_command
 from auditor.inventories.aws import AwsTarget
 from auditor.model import Coverage, Finding, Severity, Status
 from auditor.policy import Policy, load_policy, policy_sha256
 from auditor.policy_cli import policy_group
+from auditor.reports.exports import parse_formats
 from auditor.store import RunInfo, Store
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 5
@@ -110,7 +112,22 @@ def db_option(f: F) -> F:
     )(f)
 
 
+def _formats(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[str, ...]:
+    try:
+        return parse_formats(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
 def out_option(f: F) -> F:
+    f = click.option(
+        "--format",
+        "formats",
+        default="html,json",
+        show_default=True,
+        callback=_formats,
+        help="Outputs to write, comma-separated: html, json, csv, sarif, ocsf.",
+    )(f)
     f = click.option(
         "--frameworks-dir",
         "frameworks_dirs",
@@ -320,6 +337,7 @@ def audit(
     db_path: Path,
     out_dir: Path,
     frameworks_dirs: tuple[Path, ...],
+    formats: tuple[str, ...],
     fail_on: str,
     **aws: Any,
 ) -> int:
@@ -332,7 +350,7 @@ def audit(
     """
     policy = load_policy(policy_path)
     scope = _aws_scope(AwsChoice(**aws))
-    return _audit(policy, db_path, out_dir, [scope], fail_on, frameworks_dirs)
+    return _audit(policy, db_path, out_dir, [scope], fail_on, frameworks_dirs, formats)
 
 
 def _audit(
@@ -342,6 +360,7 @@ def _audit(
     scopes: list[pipeline.AwsScope],
     fail_on: str,
     frameworks_dirs: Sequence[Path] = (),
+    formats: Sequence[str] = ("html", "json"),
 ) -> int:
     store = _open(db_path)
     try:
@@ -352,7 +371,7 @@ def _audit(
             f"{len(run.regions)} region(s); {len(gaps)} service(s) not fully read"
         )
         findings = pipeline.check(store, policy, run)
-        paths = pipeline.report(store, policy, run, out_dir, frameworks_dirs)
+        paths = pipeline.report(store, policy, run, out_dir, frameworks_dirs, formats)
         for kind, path in paths.items():
             progress(f"wrote {kind}: {path}")
         progress(f"database: {db_path}")
@@ -405,6 +424,7 @@ def report(
     db_path: Path,
     out_dir: Path,
     frameworks_dirs: tuple[Path, ...],
+    formats: tuple[str, ...],
     run_id: int | None,
     policy_path: Path | None,
 ) -> int:
@@ -416,7 +436,7 @@ def report(
         policy = policy or _policy_of_run(run)
         if run.checked_at is None:
             raise UsageError(f"run {run.id} has not been checked yet: run `govaudit check` first")
-        paths = pipeline.report(store, policy, run, out_dir, frameworks_dirs)
+        paths = pipeline.report(store, policy, run, out_dir, frameworks_dirs, formats)
     finally:
         store.close()
     for kind, path in paths.items():
@@ -661,6 +681,7 @@ def _fail(message: str, code: int, argv: Sequence[str]) -> None:
 # Command groups that live in their own modules.
 cli.add_command(policy_group)
 cli.add_command(frameworks_command)
+cli.add_command(diff_command)
 
 
 def _wants_json(argv: Sequence[str]) -> bool:

@@ -26,6 +26,14 @@ from auditor.inventories.aws.registry import all_permissions
 from auditor.inventories.regions import jurisdiction_of, table_version
 from auditor.model import Coverage, Finding, Record, Resource, Severity, Status
 from auditor.policy import Policy
+from auditor.reports.estate import (
+    EstateFacts,
+    RunTotals,
+    jurisdiction_flows,
+    owners,
+    placements,
+)
+from auditor.reports.exports import write_exports
 from auditor.reports.render import ReportInput, write_report
 from auditor.rights import confirm_outside_grants, identity_rights
 from auditor.store import RunInfo, Store
@@ -128,10 +136,20 @@ def report(
     run: RunInfo,
     out_dir: Path,
     frameworks_dirs: Sequence[Path] = (),
+    formats: Sequence[str] = ("html", "json"),
 ) -> dict[str, Path]:
-    """Write report.html and findings.json for a checked run."""
+    """Write the report (report.html, findings.json and any export asked for) for a run."""
     run = store.get_run(run.id)
-    counts = Counter(r.kind.value for r in store.resources(run.id))
+    resources = {r.uid: r for r in store.resources(run.id)}
+    counts = Counter(r.kind.value for r in resources.values())
+    estate = EstateFacts(
+        placements=placements(resources.values()),
+        flows=jurisdiction_flows(resources, store.edges(run.id)),
+        owners=owners(resources.values(), policy),
+        trend=[
+            RunTotals(r.id, r.started_at, failing) for r, failing in store.failing_counts(run.id)
+        ],
+    )
     data = ReportInput(
         run=run,
         findings=store.findings(run.id),
@@ -143,8 +161,9 @@ def report(
         region_table_version=table_version(),
         generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
         frameworks=load_frameworks(frameworks_dirs),
+        estate=estate,
     )
-    return write_report(out_dir, data)
+    return write_report(out_dir, data, formats) | write_exports(out_dir, data, formats)
 
 
 def failing(findings: Iterable[Finding], threshold: Severity) -> list[Finding]:

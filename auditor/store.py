@@ -305,6 +305,27 @@ class Store:
                 self.db.table("findings").insert_all(rows, replace=True)
             self.db.table("runs").update(run_id, {"checked_at": _now()})
 
+    def failing_counts(self, up_to: int, runs: int = 8) -> list[tuple[RunInfo, dict[str, int]]]:
+        """Failing, unwaived findings by severity for the last checked complete runs up to
+        `up_to` (oldest first): the committee's trend, counted in SQL so it stays cheap."""
+        chosen = [
+            r for r in self.runs() if r.id <= up_to and r.checked_at and r.status == "complete"
+        ][-runs:]
+        if not chosen:
+            return []
+        # Run ids travel as parameters; a range keeps the query text constant.
+        rows = self.db.execute(
+            "select run_id, severity, count(*) from findings where status = 'FAIL' "
+            "and (waiver is null or json_extract(waiver, '$.state') != 'waived') "
+            "and run_id between ? and ? group by run_id, severity",
+            [chosen[0].id, chosen[-1].id],
+        ).fetchall()
+        counts: dict[int, dict[str, int]] = {r.id: {} for r in chosen}
+        for run_id, severity, n in rows:
+            if run_id in counts:  # runs in the range that were incomplete or unchecked
+                counts[run_id][severity] = n
+        return [(r, counts[r.id]) for r in chosen]
+
     def findings(self, run_id: int) -> list[Finding]:
         return [
             Finding(

@@ -21,10 +21,11 @@ from typing import Any
 
 import jinja2
 
-from auditor.checking import CheckMeta
+from auditor.checking import CheckMeta, Theme
 from auditor.compliance import Framework
 from auditor.model import Coverage, Finding
-from auditor.reports import sections
+from auditor.reports import committee, sections
+from auditor.reports.estate import EstateFacts
 from auditor.store import RunInfo
 
 HTML_NAME = "report.html"
@@ -44,23 +45,31 @@ class ReportInput:
     generated_at: str
     # Compliance frameworks to report on (built-in and the user's own).
     frameworks: Sequence[Framework] = ()
+    # Placements, cross-border flows, owners and the trend of earlier audits.
+    estate: EstateFacts | None = None
 
 
-def write_report(out_dir: Path, data: ReportInput) -> dict[str, Path]:
-    """Write report.html and findings.json into out_dir, each atomically."""
+def write_report(
+    out_dir: Path, data: ReportInput, formats: Sequence[str] = ("html", "json")
+) -> dict[str, Path]:
+    """Write report.html and findings.json (those asked for) into out_dir, each atomically."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    json_path = out_dir / JSON_NAME
-    html_path = out_dir / HTML_NAME
-    payload = json.dumps(findings_json(data), ensure_ascii=False, indent=2) + "\n"
-    _write_atomically(json_path, payload)
-    _write_atomically(html_path, render_html(data))
-    return {"html": html_path, "json": json_path}
+    written = {}
+    if "json" in formats:
+        payload = json.dumps(findings_json(data), ensure_ascii=False, indent=2) + "\n"
+        written["json"] = _write_atomically(out_dir / JSON_NAME, payload)
+    if "html" in formats:
+        written["html"] = _write_atomically(out_dir / HTML_NAME, render_html(data))
+    return written
 
 
 def render_html(data: ReportInput) -> str:
     """Render the whole report page as one string."""
     css, script = _static_text("report.css"), _static_text("report.js")
     template = _environment().get_template("report.html.j2")
+    estate = data.estate
+    views = sections.finding_views(data.findings, data.checks, estate.owners if estate else None)
+    themes = [t.value for t in Theme]
     return template.render(
         css=css,
         script=script,
@@ -69,20 +78,30 @@ def render_html(data: ReportInput) -> str:
         summary=sections.build_summary(data.findings, data.checks, data.resource_counts),
         coverage=sections.build_coverage(data.coverage),
         check_rows=sections.build_check_rows(data.checks, data.findings),
-        groups=sections.build_finding_groups(data.findings, data.checks),
+        groups=sections.group_views(views),
+        committee=committee.build_committee(
+            views, data.findings, data.coverage, estate.trend if estate else (), data.checks
+        ),
+        sovmap=committee.build_map(estate, views),
+        responsibility=committee.build_responsibility(
+            views, estate.owners if estate else {}, themes
+        ),
+        departments=sorted({v.owner for v in views if v.owner}),
+        check_ids=sorted({v.check_id for v in views}),
         status_labels=sections.STATUS_LABELS,
         severity_labels=sections.SEVERITY_LABELS,
         theme_labels=sections.THEME_LABELS,
         waiver_labels=sections.WAIVER_LABELS,
         framework_rows=sections.build_framework_rows(data.frameworks, data.findings, data.checks),
-        waived=sections.waived_views(sections.finding_views(data.findings, data.checks)),
+        waived=sections.waived_views(views),
     )
 
 
 def findings_json(data: ReportInput) -> list[dict[str, Any]]:
     """Findings as plain records in report order (FAIL by severity, UNKNOWN, PASS)."""
     records = []
-    for view in sections.finding_views(data.findings, data.checks):
+    owners = data.estate.owners if data.estate else None
+    for view in sections.finding_views(data.findings, data.checks, owners):
         record = asdict(view)
         record["evidence"] = list(view.evidence)
         record["jurisdiction"] = view.jurisdiction or None
@@ -132,7 +151,7 @@ def _content_security_policy(css: str, script: str) -> str:
     )
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def _write_atomically(path: Path, text: str) -> Path:
     """Write beside the target then rename, so readers see the old file or the new, never half."""
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
@@ -145,3 +164,4 @@ def _write_atomically(path: Path, text: str) -> None:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+    return path

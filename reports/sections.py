@@ -321,6 +321,8 @@ class FindingView:
     fix_command: str
     # What a waiver of the policy did to this finding (waived, expired, refused), if any.
     waiver: WaiverMark | None = None
+    # The department that owns the resource ("" when nobody does or the policy is unknown).
+    owner: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,7 +370,9 @@ def _unique(anchor: str, taken: set[str]) -> str:
     return candidate
 
 
-def finding_view(finding: Finding, anchor: str, meta: CheckMeta | None) -> FindingView:
+def finding_view(
+    finding: Finding, anchor: str, meta: CheckMeta | None, owner: str = ""
+) -> FindingView:
     """Fill what a finding left empty from its check's metadata."""
     return FindingView(
         anchor=anchor,
@@ -386,17 +390,23 @@ def finding_view(finding: Finding, anchor: str, meta: CheckMeta | None) -> Findi
         remediation=finding.remediation or (meta.remediation if meta else ""),
         fix_command=finding.fix_command or (meta.cli if meta else ""),
         waiver=finding.waiver,
+        owner=owner,
     )
 
 
 def finding_views(
-    findings: Iterable[Finding], checks: Sequence[CheckMeta] = ()
+    findings: Iterable[Finding],
+    checks: Sequence[CheckMeta] = (),
+    owners: Mapping[str, str] | None = None,
 ) -> list[FindingView]:
-    """Findings in report order, each with a unique anchor."""
+    """Findings in report order, each with a unique anchor (and its owner, when known)."""
     catalog = {meta.id: meta for meta in checks}
+    owned = owners or {}
     taken: set[str] = set()
     return [
-        finding_view(f, _unique(finding_anchor(f), taken), catalog.get(f.check_id))
+        finding_view(
+            f, _unique(finding_anchor(f), taken), catalog.get(f.check_id), owned.get(f.resource, "")
+        )
         for f in order_findings(findings)
     ]
 
@@ -416,7 +426,10 @@ def waived_views(views: Iterable[FindingView]) -> list[FindingView]:
 def build_finding_groups(
     findings: Iterable[Finding], checks: Sequence[CheckMeta] = ()
 ) -> FindingGroups:
-    views = finding_views(findings, checks)
+    return group_views(finding_views(findings, checks))
+
+
+def group_views(views: Sequence[FindingView]) -> FindingGroups:
     return FindingGroups(
         fail=tuple(v for v in views if v.status == Status.FAIL),
         unknown=tuple(v for v in views if v.status == Status.UNKNOWN),

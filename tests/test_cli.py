@@ -223,3 +223,33 @@ def test_errors_are_json_under_json_logs(tmp_path, capsys):
     assert entry["level"] == "error"
     assert entry["exit_code"] == 4
     assert "no complete run" in entry["message"]
+
+
+def test_report_formats_choose_the_files_written(tmp_path, capsys):
+    db = seeded_db(tmp_path)
+    run_main(["check", "--policy", str(MINIMAL), "--db", str(db)], capsys)
+    out = tmp_path / "exports"
+    code, _, err = run_main(
+        ["report", "--db", str(db), "--out", str(out), "--format", "csv,sarif,ocsf"], capsys
+    )
+    assert code == 0, err
+    assert sorted(p.name for p in out.iterdir()) == [
+        "findings.csv",
+        "findings.ocsf.json",
+        "findings.sarif",
+    ]
+    sarif = json.loads((out / "findings.sarif").read_text("utf-8"))
+    assert any(r["ruleId"] == "SOV-001" for r in sarif["runs"][0]["results"])
+    code, _, err = run_main(
+        ["report", "--db", str(db), "--out", str(out), "--format", "html,pdf"], capsys
+    )
+    assert code == 2
+    assert "pdf" in err and len(err.strip().splitlines()) == 1
+
+
+def test_diff_is_a_command_of_govaudit(tmp_path, capsys):
+    db = seeded_db(tmp_path)
+    run_main(["check", "--policy", str(MINIMAL), "--db", str(db)], capsys)
+    code, _, err = run_main(["diff", "--db", str(db)], capsys)
+    assert code == 4  # one checked run: nothing to compare with
+    assert err.startswith("error:") and len(err.strip().splitlines()) == 1
