@@ -21,6 +21,7 @@ from auditor.checking import CheckContext, CheckMeta, load_checks, run_checks
 from auditor.compliance import load_frameworks
 from auditor.escalation import escalation_edges
 from auditor.graph import annotate_parties, build_graph
+from auditor.history import finding_history
 from auditor.inventories.aws import AwsTarget, collect_aws
 from auditor.inventories.aws.registry import all_permissions
 from auditor.inventories.regions import jurisdiction_of, table_version
@@ -162,6 +163,8 @@ def report(
         generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
         frameworks=load_frameworks(frameworks_dirs),
         estate=estate,
+        # An incomplete or unchecked run has no place in the history of audits.
+        history=finding_history(store, run) if run.status == "complete" and run.checked_at else {},
     )
     return write_report(out_dir, data, formats) | write_exports(out_dir, data, formats)
 

@@ -13,7 +13,7 @@ import json
 import os
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -23,6 +23,7 @@ import jinja2
 
 from auditor.checking import CheckMeta, Theme
 from auditor.compliance import Framework
+from auditor.history import FindingHistory
 from auditor.model import Coverage, Finding
 from auditor.reports import committee, sections
 from auditor.reports.estate import EstateFacts
@@ -47,6 +48,8 @@ class ReportInput:
     frameworks: Sequence[Framework] = ()
     # Placements, cross-border flows, owners and the trend of earlier audits.
     estate: EstateFacts | None = None
+    # (check id, resource) -> the finding's status across audits.
+    history: Mapping[tuple[str, str], FindingHistory] = field(default_factory=dict)
 
 
 def write_report(
@@ -68,7 +71,9 @@ def render_html(data: ReportInput) -> str:
     css, script = _static_text("report.css"), _static_text("report.js")
     template = _environment().get_template("report.html.j2")
     estate = data.estate
-    views = sections.finding_views(data.findings, data.checks, estate.owners if estate else None)
+    views = sections.finding_views(
+        data.findings, data.checks, estate.owners if estate else None, data.history
+    )
     themes = [t.value for t in Theme]
     return template.render(
         css=css,
@@ -92,6 +97,7 @@ def render_html(data: ReportInput) -> str:
         severity_labels=sections.SEVERITY_LABELS,
         theme_labels=sections.THEME_LABELS,
         waiver_labels=sections.WAIVER_LABELS,
+        history_labels=sections.HISTORY_LABELS,
         framework_rows=sections.build_framework_rows(data.frameworks, data.findings, data.checks),
         waived=sections.waived_views(views),
     )
@@ -101,7 +107,7 @@ def findings_json(data: ReportInput) -> list[dict[str, Any]]:
     """Findings as plain records in report order (FAIL by severity, UNKNOWN, PASS)."""
     records = []
     owners = data.estate.owners if data.estate else None
-    for view in sections.finding_views(data.findings, data.checks, owners):
+    for view in sections.finding_views(data.findings, data.checks, owners, data.history):
         record = asdict(view)
         record["evidence"] = list(view.evidence)
         record["jurisdiction"] = view.jurisdiction or None

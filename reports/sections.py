@@ -18,6 +18,7 @@ from auditor.compliance import Framework, compliance
 from auditor.model import Coverage, Finding, Outcome, Severity, Status, WaiverMark
 
 if TYPE_CHECKING:
+    from auditor.history import FindingHistory
     from auditor.reports.render import ReportInput
 
 # FAIL first, because it is what the committee must act on; UNKNOWN next, because it is a gap
@@ -30,6 +31,14 @@ STATUS_LABELS = {
     Status.FAIL: "FAIL 不通过",
     Status.UNKNOWN: "UNKNOWN 无法判定",
     Status.PASS: "PASS 通过",
+}
+HISTORY_LABELS = {
+    "new": "NEW 新发现",
+    "persisting": "PERSISTING 持续存在",
+    "reopened": "REOPENED 重新出现",
+    "waived": "WAIVED 已豁免",
+    "passing": "PASSING 通过",
+    "unknown": "UNKNOWN 无法判定",
 }
 WAIVER_LABELS = {
     "waived": "WAIVED 已豁免",
@@ -323,6 +332,11 @@ class FindingView:
     waiver: WaiverMark | None = None
     # The department that owns the resource ("" when nobody does or the policy is unknown).
     owner: str = ""
+    # Across audits: new, persisting, reopened, waived, passing or unknown; "" without history.
+    history: str = ""
+    # One letter per audit, oldest first: F fail, W waived, P pass, U unknown, - absent.
+    timeline: str = ""
+    days_open: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,7 +385,11 @@ def _unique(anchor: str, taken: set[str]) -> str:
 
 
 def finding_view(
-    finding: Finding, anchor: str, meta: CheckMeta | None, owner: str = ""
+    finding: Finding,
+    anchor: str,
+    meta: CheckMeta | None,
+    owner: str = "",
+    history: FindingHistory | None = None,
 ) -> FindingView:
     """Fill what a finding left empty from its check's metadata."""
     return FindingView(
@@ -391,6 +409,9 @@ def finding_view(
         fix_command=finding.fix_command or (meta.cli if meta else ""),
         waiver=finding.waiver,
         owner=owner,
+        history=history.label if history else "",
+        timeline=history.timeline if history else "",
+        days_open=history.days_open if history else None,
     )
 
 
@@ -398,14 +419,20 @@ def finding_views(
     findings: Iterable[Finding],
     checks: Sequence[CheckMeta] = (),
     owners: Mapping[str, str] | None = None,
+    history: Mapping[tuple[str, str], FindingHistory] | None = None,
 ) -> list[FindingView]:
-    """Findings in report order, each with a unique anchor (and its owner, when known)."""
+    """Findings in report order, each with a unique anchor (owner and history when known)."""
     catalog = {meta.id: meta for meta in checks}
     owned = owners or {}
+    past = history or {}
     taken: set[str] = set()
     return [
         finding_view(
-            f, _unique(finding_anchor(f), taken), catalog.get(f.check_id), owned.get(f.resource, "")
+            f,
+            _unique(finding_anchor(f), taken),
+            catalog.get(f.check_id),
+            owned.get(f.resource, ""),
+            past.get((f.check_id, f.resource)),
         )
         for f in order_findings(findings)
     ]
