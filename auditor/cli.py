@@ -22,7 +22,7 @@ import botocore.exceptions
 import click
 import networkx as nx
 
-from auditor import __version__, pipeline, queries
+from auditor import __version__, evidence, pipeline, queries
 from auditor.checking import CheckMeta
 from auditor.compliance_cli import frameworks_command
 from auditor.errors import AuditorError, CollectionError, UsageError
@@ -676,6 +676,29 @@ def _fail(message: str, code: int, argv: Sequence[str]) -> None:
     else:
         click.echo(f"error: {message}", err=True)
     sys.exit(code)
+
+
+@cli.command(name="verify")
+@click.argument(
+    "report_path", metavar="REPORT", type=click.Path(dir_okay=False, exists=True, path_type=Path)
+)
+@db_option
+def verify_report(report_path: Path, db_path: Path) -> int:
+    """Check that a report.html was made from this database's run, unchanged.
+
+    Recomputes the sha256 of the run's rows (resources, edges, coverage, findings) and
+    compares it with the digest stamped in the report.  Exit 0 when they match, 1 when not.
+    """
+    if not db_path.is_file():
+        raise UsageError(f"{db_path}: no such audit database")
+    store = _open(db_path)
+    try:
+        verdict = evidence.verify(report_path, store)
+    finally:
+        store.close()
+    for line in verdict.lines:
+        click.echo(line)
+    return EXIT_OK if verdict.ok else EXIT_FINDINGS
 
 
 # Command groups that live in their own modules.

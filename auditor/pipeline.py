@@ -20,6 +20,7 @@ from auditor import __version__
 from auditor.checking import CheckContext, CheckMeta, load_checks, run_checks
 from auditor.compliance import load_frameworks
 from auditor.escalation import escalation_edges
+from auditor.evidence import run_digest
 from auditor.graph import annotate_parties, build_graph
 from auditor.history import finding_history
 from auditor.inventories.aws import AwsTarget, collect_aws
@@ -165,6 +166,7 @@ def report(
         estate=estate,
         # An incomplete or unchecked run has no place in the history of audits.
         history=finding_history(store, run) if run.status == "complete" and run.checked_at else {},
+        run_digest=run_digest(store, run.id),
     )
     return write_report(out_dir, data, formats) | write_exports(out_dir, data, formats)
 

@@ -50,6 +50,8 @@ class ReportInput:
     estate: EstateFacts | None = None
     # (check id, resource) -> the finding's status across audits.
     history: Mapping[tuple[str, str], FindingHistory] = field(default_factory=dict)
+    # sha256 of the run's rows in the database (auditor.evidence), for `govaudit verify`.
+    run_digest: str = ""
 
 
 def write_report(

@@ -81,6 +81,11 @@ class Header:
     accounts: tuple[str, ...]
     regions: tuple[str, ...]
     generated_at: str
+    run_digest: str = ""
+    findings: int = 0
+    # Services read fully, out of all attempted (account x region x service).
+    coverage_ok: int = 0
+    coverage_total: int = 0
 
 
 def build_header(data: ReportInput) -> Header:
@@ -100,6 +105,10 @@ def build_header(data: ReportInput) -> Header:
         accounts=tuple(run.accounts),
         regions=tuple(run.regions),
         generated_at=data.generated_at,
+        run_digest=data.run_digest,
+        findings=len(data.findings),
+        coverage_ok=sum(1 for c in data.coverage if c.outcome is Outcome.OK),
+        coverage_total=len(data.coverage),
     )
 
 

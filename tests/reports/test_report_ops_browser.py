@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from auditor.history import FindingHistory
+from auditor.history import FindingHistory, HistoryLabel
 from auditor.reports.estate import EstateFacts, RunTotals
 from auditor.reports.render import ReportInput, write_report
 
@@ -57,7 +57,7 @@ def test_committee_map_and_history_are_what_a_reader_sees(browser, tmp_path, rep
     first = report_input.findings[0]
     history = {
         (first.check_id, first.resource): FindingHistory(
-            "reopened", 3, "2025-01-01", 7, "", 12, "FPF"
+            HistoryLabel.REOPENED, 3, "2025-01-01", 7, "", 12, "FPF"
         )
     }
     estate = EstateFacts(
