@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from importlib import resources
@@ -31,6 +31,15 @@ from auditor.store import RunInfo
 
 HTML_NAME = "report.html"
 JSON_NAME = "findings.json"
+# Detail pages of a large report: report-findings-001.html, ...
+PAGE_NAME = "report-findings-{:03d}.html"
+PAGE_GLOB = "report-findings-*.html"
+# Up to this many findings, one page holds them all.  Beyond it the main page keeps the worst
+# failures and undecided findings, and detail pages hold the rest, so the page a committee
+# opens stays small and fast at 100k findings (measured in bench/report_bench.py).
+INLINE_LIMIT = 2000
+MAIN_FAIL, MAIN_UNKNOWN = 1000, 300
+PAGE_SIZE = 2500
 
 
 @dataclass(frozen=True)
@@ -64,44 +73,125 @@ def write_report(
         payload = json.dumps(findings_json(data), ensure_ascii=False, indent=2) + "\n"
         written["json"] = _write_atomically(out_dir / JSON_NAME, payload)
     if "html" in formats:
-        written["html"] = _write_atomically(out_dir / HTML_NAME, render_html(data))
+        main, pages = render_pages(data)
+        # Pages of an earlier, larger report in this folder would be stale: remove them.
+        for old in out_dir.glob(PAGE_GLOB):
+            old.unlink()
+        for number, page in enumerate(pages, start=1):
+            _write_atomically(out_dir / PAGE_NAME.format(number), page)
+        written["html"] = _write_atomically(out_dir / HTML_NAME, main)
     return written
 
 
 def render_html(data: ReportInput) -> str:
-    """Render the whole report page as one string."""
+    """Render the main report page as one string (detail pages aside)."""
+    return render_pages(data)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class PageLink:
+    name: str
+    number: int
+    count: int
+    first: str
+    last: str
+
+
+def split_views(
+    views: Sequence[sections.FindingView],
+) -> tuple[sections.FindingGroups, list[list[sections.FindingView]]]:
+    """The findings the main page lists, and the pages holding the rest (report order)."""
+    groups = sections.group_views(views)
+    if len(views) <= INLINE_LIMIT:
+        return groups, []
+    rest = [*groups.fail[MAIN_FAIL:], *groups.unknown[MAIN_UNKNOWN:], *groups.passed]
+    main = sections.FindingGroups(groups.fail[:MAIN_FAIL], groups.unknown[:MAIN_UNKNOWN], ())
+    return main, [rest[i : i + PAGE_SIZE] for i in range(0, len(rest), PAGE_SIZE)]
+
+
+def render_pages(data: ReportInput) -> tuple[str, list[str]]:
+    """The main page and the detail pages of a report, each self-contained."""
     css, script = _static_text("report.css"), _static_text("report.js")
-    template = _environment().get_template("report.html.j2")
     estate = data.estate
     views = sections.finding_views(
         data.findings, data.checks, estate.owners if estate else None, data.history
     )
+    main_groups, pages = split_views(views)
+    links = [
+        PageLink(
+            PAGE_NAME.format(n),
+            n,
+            len(page),
+            f"{page[0].status} {page[0].check_id}",
+            f"{page[-1].status} {page[-1].check_id}",
+        )
+        for n, page in enumerate(pages, start=1)
+    ]
+    common = {
+        "css": css,
+        "script": script,
+        "csp": _content_security_policy(css, script),
+        "header": sections.build_header(data),
+        "status_labels": sections.STATUS_LABELS,
+        "severity_labels": sections.SEVERITY_LABELS,
+        "theme_labels": sections.THEME_LABELS,
+        "waiver_labels": sections.WAIVER_LABELS,
+        "history_labels": sections.HISTORY_LABELS,
+        "departments": sorted({v.owner for v in views if v.owner}),
+        "check_ids": sorted({v.check_id for v in views}),
+        "total_findings": len(views),
+        "pages": links,
+    }
+    # Which file each finding is listed in, so links from any page reach it.
+    home = {v.anchor: PAGE_NAME.format(n) for n, page in enumerate(pages, start=1) for v in page}
+
+    def linker(here: str) -> Callable[[str], str]:
+        def href(anchor: str) -> str:
+            where = home.get(anchor, HTML_NAME)
+            return f"#{anchor}" if where == here else f"{where}#{anchor}"
+
+        return href
+
+    page_template = _environment().get_template("findings_page.html.j2")
+    rendered = [
+        page_template.render(
+            common, groups=sections.group_views(page), page=link, href=linker(link.name)
+        )
+        for page, link in zip(pages, links, strict=True)
+    ]
+    main = _render_main(data, views, main_groups, {**common, "href": linker(HTML_NAME)})
+    return main, rendered
+
+
+def _render_main(
+    data: ReportInput,
+    views: Sequence[sections.FindingView],
+    groups: sections.FindingGroups,
+    common: Mapping[str, Any],
+) -> str:
+    estate = data.estate
     themes = [t.value for t in Theme]
-    return template.render(
-        css=css,
-        script=script,
-        csp=_content_security_policy(css, script),
-        header=sections.build_header(data),
-        summary=sections.build_summary(data.findings, data.checks, data.resource_counts),
-        coverage=sections.build_coverage(data.coverage),
-        check_rows=sections.build_check_rows(data.checks, data.findings),
-        groups=sections.group_views(views),
-        committee=committee.build_committee(
-            views, data.findings, data.coverage, estate.trend if estate else (), data.checks
-        ),
-        sovmap=committee.build_map(estate, views),
-        responsibility=committee.build_responsibility(
-            views, estate.owners if estate else {}, themes
-        ),
-        departments=sorted({v.owner for v in views if v.owner}),
-        check_ids=sorted({v.check_id for v in views}),
-        status_labels=sections.STATUS_LABELS,
-        severity_labels=sections.SEVERITY_LABELS,
-        theme_labels=sections.THEME_LABELS,
-        waiver_labels=sections.WAIVER_LABELS,
-        history_labels=sections.HISTORY_LABELS,
-        framework_rows=sections.build_framework_rows(data.frameworks, data.findings, data.checks),
-        waived=sections.waived_views(views),
+    return (
+        _environment()
+        .get_template("report.html.j2")
+        .render(
+            common,
+            summary=sections.build_summary(data.findings, data.checks, data.resource_counts),
+            coverage=sections.build_coverage(data.coverage),
+            check_rows=sections.build_check_rows(data.checks, data.findings),
+            groups=groups,
+            committee=committee.build_committee(
+                views, data.findings, data.coverage, estate.trend if estate else (), data.checks
+            ),
+            sovmap=committee.build_map(estate, views),
+            responsibility=committee.build_responsibility(
+                views, estate.owners if estate else {}, themes
+            ),
+            framework_rows=sections.build_framework_rows(
+                data.frameworks, data.findings, data.checks
+            ),
+            waived=sections.waived_views(views),
+        )
     )
 
 

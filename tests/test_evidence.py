@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
-from tests.test_cli import MINIMAL, run_main, seeded_db
+from tests.test_cli import run_main, seeded_db
+from tests.test_policy import MINIMAL
 
 
 def _audited(tmp_path, capsys):

@@ -273,10 +273,10 @@ def test_interrupted_write_keeps_the_old_report(
     paths = write_report(tmp_path, report_input)
     before = paths["html"].read_text("utf-8")
 
-    def explode(_data: ReportInput) -> str:
+    def explode(_data: ReportInput) -> tuple[str, list[str]]:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(render, "render_html", explode)
+    monkeypatch.setattr(render, "render_pages", explode)
     with pytest.raises(KeyboardInterrupt):
         render.write_report(tmp_path, report_input)
 
