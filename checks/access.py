@@ -7,19 +7,20 @@ from typing import Any
 
 from auditor.checking import CheckContext, CheckMeta, Result, Theme, check
 from auditor.checks.common import (
+    account_from_uid,
     classification_of,
     conditions_text,
     has_condition_key,
     narrowed,
     own_resources,
     party_of,
+    policy_statements,
     unknown,
     unreadable,
 )
 from auditor.inventories.aws.policy_rights import (
     PUBLIC,
     PolicyDocumentError,
-    load_document,
     normalise_principals,
 )
 from auditor.model import DATA_KINDS, RIGHTS, Kind, Relation, Resource, Severity, Status
@@ -175,12 +176,10 @@ def trust_without_conditions(ctx: CheckContext) -> Iterator[Result]:
 def _trust_statements(role: Resource) -> list[Mapping[str, Any]]:
     """The Allow statements of the role's trust policy (unreadable or malformed: none)."""
     try:
-        document = load_document(role.attrs.get("trust_policy") or {})
+        statements = policy_statements(role.attrs.get("trust_policy") or {})
     except PolicyDocumentError:
         return []
-    statements = document.get("Statement", [])
-    listed = [statements] if isinstance(statements, Mapping) else statements
-    return [s for s in listed if isinstance(s, Mapping) and s.get("Effect") == "Allow"]
+    return [s for s in statements if s.get("Effect") == "Allow"]
 
 
 def _aws_principals(statement: Mapping[str, Any]) -> list[str]:
@@ -192,20 +191,13 @@ def _aws_principals(statement: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def _account_of(uid: str) -> str | None:
-    if uid.startswith("account:"):
-        return uid.removeprefix("account:")
-    parts = uid.split(":")
-    return parts[4] if uid.startswith("arn:") and len(parts) > 4 and parts[4].isdigit() else None
-
-
 def _external_id_gaps(ctx: CheckContext, role: Resource) -> list[str]:
     gaps = []
     for statement in _trust_statements(role):
         if has_condition_key(statement.get("Condition") or {}, EXTERNAL_ID):
             continue
         for principal in _aws_principals(statement):
-            account = _account_of(principal)
+            account = account_from_uid(principal)
             if account is None:
                 shown = "anyone" if principal == PUBLIC else principal
                 gaps.append(f"{shown} may assume it with no sts:ExternalId")

@@ -11,7 +11,10 @@ from collections.abc import Iterator
 
 from auditor.checking import CheckContext, CheckMeta, Result, Theme, check
 from auditor.checks.common import (
+    account_department,
+    account_label,
     classification_of,
+    inventoried,
     own_resources,
     owner_department,
     unknown,
@@ -134,12 +137,10 @@ def privileged_without_person(ctx: CheckContext) -> Iterator[Result]:
                 continue
             privileged.setdefault(grant.principal, []).append(f"can administer {target.name}")
     for uid, why in sorted(privileged.items()):
-        principal = ctx.resources.get(uid)
+        principal = inventoried(ctx, uid)
         if principal is None or principal.kind not in (Kind.USER, Kind.ROLE):
             continue
-        if principal.attrs.get("observed_only") or not policy.is_own_account(
-            principal.account or ""
-        ):
+        if not policy.is_own_account(principal.account or ""):
             continue
         if principal.kind is Kind.ROLE and "/aws-service-role/" in uid:
             continue  # service-linked roles are the provider's to answer for
@@ -196,7 +197,7 @@ def account_without_owner(ctx: CheckContext) -> Iterator[Result]:
         account_id = account.account or ""
         info = policy.accounts.get(account_id)
         tagged = policy.department(account.tags.get(policy.owner_tag))
-        dept = tagged or (policy.department(info.dept) if info else None)
+        dept = tagged or account_department(ctx, account_id)
         label = _account_label(ctx, account)
         if info is None:
             message = f"{label} is not in the policy's accounts: nobody is recorded as owning it"
@@ -214,9 +215,7 @@ def account_without_owner(ctx: CheckContext) -> Iterator[Result]:
 def _account_label(ctx: CheckContext, account: Resource) -> str:
     """The account as "account 1234 (name)", named by the policy or the organisation."""
     account_id = account.account or ""
-    info = ctx.policy.accounts.get(account_id)
-    name = (info.name if info else "") or (account.name if account.name != account_id else "")
-    return f"account {account_id}" + (f" ({name})" if name else "")
+    return account_label(ctx, account_id, account.name if account.name != account_id else "")
 
 
 def _accounts(ctx: CheckContext) -> list[Resource]:

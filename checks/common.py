@@ -1,11 +1,14 @@
-"""Helpers the theme modules share: classification, ownership, parties, severity."""
+"""Helpers the theme modules share: classification, ownership, parties, severity, policy
+documents, dates and the wording of messages."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
 
 from auditor.checking import CheckContext, Result
-from auditor.inventories.aws.policy_rights import NARROWING_KEYS
+from auditor.inventories.aws.policy_rights import NARROWING_KEYS, load_document
 from auditor.model import Kind, Relation, Resource, Severity, Status
 from auditor.policy import Classification, Department, Verdict
 
@@ -18,6 +21,12 @@ def own_resources(ctx: CheckContext, *kinds: Kind) -> Iterator[Resource]:
     for resource in ctx.of_kind(*kinds):
         if not resource.attrs.get("observed_only"):
             yield resource
+
+
+def inventoried(ctx: CheckContext, uid: str) -> Resource | None:
+    """The resource if the audit read it as its own (an observed bucket has no settings)."""
+    resource = ctx.resources.get(uid)
+    return None if resource is None or resource.attrs.get("observed_only") else resource
 
 
 def classification_of(ctx: CheckContext, resource: Resource) -> Verdict:
@@ -107,9 +116,100 @@ def narrowed(conditions: Mapping[str, object]) -> bool:
 
 def owner_department(ctx: CheckContext, resource: Resource) -> Department | None:
     """The department accountable for a resource: its owner tag, else its account's dept."""
-    policy = ctx.policy
-    tagged = resource.tags.get(policy.owner_tag)
+    tagged = resource.tags.get(ctx.policy.owner_tag)
     if tagged:
-        return policy.department(tagged)
-    account = policy.accounts.get(resource.account or "")
-    return policy.department(account.dept) if account else None
+        return ctx.policy.department(tagged)
+    return account_department(ctx, resource.account or "")
+
+
+def account_department(ctx: CheckContext, account: str) -> Department | None:
+    """The department the policy gives an account, if it lists the account."""
+    info = ctx.policy.accounts.get(account)
+    return ctx.policy.department(info.dept) if info else None
+
+
+def log_countries(ctx: CheckContext) -> frozenset[str] | None:
+    """Where logs may be kept: log_jurisdictions, else the home jurisdiction, else unknown."""
+    if ctx.policy.log_jurisdictions is not None:
+        return ctx.policy.log_jurisdictions
+    home = ctx.policy.home_jurisdiction
+    return frozenset({home}) if home else None
+
+
+# --- policy documents -------------------------------------------------------------------------
+
+
+def policy_statements(document: Mapping[str, Any] | str) -> list[Mapping[str, Any]]:
+    """The statements of a policy (a dict, JSON or URL-encoded JSON) that are JSON objects.
+
+    A lone statement object counts as a list of one.  Raises `PolicyDocumentError` when the
+    text is not a JSON object.
+    """
+    raw = load_document(document).get("Statement", [])
+    return [s for s in ([raw] if isinstance(raw, Mapping) else raw) if isinstance(s, Mapping)]
+
+
+def account_from_uid(uid: str) -> str | None:
+    """The account of a principal uid (`normalise_principals`): account:N, or an ARN's
+    numeric account field; None for services, `*` and ARNs without an account id."""
+    if uid.startswith("account:"):
+        return uid.removeprefix("account:")
+    parts = uid.split(":")
+    return parts[4] if uid.startswith("arn:") and len(parts) > 4 and parts[4].isdigit() else None
+
+
+# --- dates ------------------------------------------------------------------------------------
+
+
+def as_date(value: object) -> date | None:
+    """A date from a datetime, a date or an ISO string; None for "N/A", "no_information", ..."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and value[:1].isdigit():
+        try:
+            return datetime.fromisoformat(value).date()
+        except ValueError:
+            return None
+    return None
+
+
+def days_since(ctx: CheckContext, day: date) -> int:
+    """Whole days from `day` to the audit date.
+
+    A date after the audit date (clock skew, a pinned audit date) counts as today.
+    """
+    return max((ctx.today - day).days, 0)
+
+
+# --- wording ----------------------------------------------------------------------------------
+
+
+def plural(count: int, word: str, words: str = "") -> str:
+    """A counted noun, "1 key" or "2 keys"; `words` for an irregular plural ("policies")."""
+    return f"{count} {word}" if count == 1 else f"{count} {words or word + 's'}"
+
+
+def shortlist(names: Sequence[str], limit: int = 3) -> str:
+    """The first `limit` names, then "and N more": "a, b, c and 2 more"."""
+    more = len(names) - limit
+    shown = ", ".join(names[:limit])
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
+def class_label(resource: Resource, verdict: Verdict) -> str:
+    """The resource with its class and why: "name (CLASS, tagged data-class=CLASS)"."""
+    return f"{resource.name} ({verdict.classification.name}, {verdict.reason})"
+
+
+def location(resource: Resource) -> str:
+    """Where a resource sits: "region (country)", with placeholders for what is unknown."""
+    return f"{resource.region or 'unknown region'} ({resource.jurisdiction or '?'})"
+
+
+def account_label(ctx: CheckContext, account: str | None, name: str = "") -> str:
+    """An account as "account 1234 (name)": the policy's name for it, else `name`, else none."""
+    info = ctx.policy.accounts.get(account or "")
+    shown = (info.name if info else "") or name
+    return f"account {account}" + (f" ({shown})" if shown else "")

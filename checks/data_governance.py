@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 from auditor.checking import CheckContext, CheckMeta, Result, Theme, check
 from auditor.checks.common import (
+    account_department,
     own_resources,
     owner_department,
     unknown,
@@ -74,7 +75,7 @@ def export_to_other_owner(ctx: CheckContext) -> Iterator[Result]:
                 continue
             bucket = ctx.resources.get(bucket_uid)
             target_dept = (
-                owner_department(ctx, bucket) if bucket else _account_dept(ctx, target_account)
+                owner_department(ctx, bucket) if bucket else account_department(ctx, target_account)
             )
             if source_dept is None or target_dept is None:
                 unclear.append(f"s3://{export['bucket']}")
@@ -90,11 +91,6 @@ def export_to_other_owner(ctx: CheckContext) -> Iterator[Result]:
         else:
             message = f"{table.name}'s exports stay with {owner}"
             yield Result(table, Status.PASS, message, tuple(evidence))
-
-
-def _account_dept(ctx: CheckContext, account: str) -> Department | None:
-    info = ctx.policy.accounts.get(account)
-    return ctx.policy.department(info.dept) if info else None
 
 
 @check(

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from auditor.checking import CheckContext, CheckMeta, Result, Theme, check
 from auditor.checks.common import (
     classification_of,
+    log_countries,
     own_resources,
     party_of,
     unknown,
@@ -212,9 +213,7 @@ def shared_copies(ctx: CheckContext) -> Iterator[Result]:
     )
 )
 def logs_leave(ctx: CheckContext) -> Iterator[Result]:
-    allowed = ctx.policy.log_jurisdictions
-    if allowed is None and ctx.policy.home_jurisdiction:
-        allowed = frozenset({ctx.policy.home_jurisdiction})
+    allowed = log_countries(ctx)
     for source in ctx.resources.values():
         if source.attrs.get("observed_only"):
             continue

@@ -13,12 +13,19 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from auditor.checking import CheckContext, CheckMeta, Result, Theme, check
-from auditor.checks.common import has_condition_key, own_resources
-from auditor.inventories.aws.policy_rights import PolicyDocumentError, load_document
+from auditor.checks.common import (
+    as_date,
+    days_since,
+    has_condition_key,
+    own_resources,
+    plural,
+    policy_statements,
+)
+from auditor.inventories.aws.policy_rights import PolicyDocumentError
 from auditor.model import Kind, Resource, Severity, Status
 from auditor.policy import Person
 
@@ -40,25 +47,6 @@ PERSON_SEPARATORS = re.compile(r"[,;/\s]+")
 
 
 # --- facts ------------------------------------------------------------------------------------
-
-
-def _day(value: Any) -> date | None:
-    """A date from a datetime, a date or an ISO string; None for "N/A", "no_information", ..."""
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str) and value[:1].isdigit():
-        try:
-            return datetime.fromisoformat(value).date()
-        except ValueError:
-            return None
-    return None
-
-
-def _days_since(ctx: CheckContext, day: date) -> int:
-    # A date after the audit date (clock skew, a pinned audit date) counts as today.
-    return max((ctx.today - day).days, 0)
 
 
 def _not_read(resource: Resource, *facts: str) -> list[str]:
@@ -99,8 +87,8 @@ def _keys(user: Resource) -> list[_Key] | None:
             _Key(
                 str(k.get("id")),
                 k.get("status") == "Active",
-                _day(k.get("create_date")),
-                _day(k.get("last_used_date")),
+                as_date(k.get("create_date")),
+                as_date(k.get("last_used_date")),
                 k.get("last_used_status") == READ,
             )
             for k in attrs.get("access_keys") or []
@@ -110,8 +98,8 @@ def _keys(user: Resource) -> list[_Key] | None:
             _Key(
                 f"key {n}",
                 k.get("active") is True,
-                _day(k.get("last_rotated")),
-                _day(k.get("last_used_date")),
+                as_date(k.get("last_rotated")),
+                as_date(k.get("last_used_date")),
                 True,
             )
             for n, k in enumerate(attrs.get("report_access_keys") or [], 1)
@@ -135,18 +123,13 @@ def _mfa(user: Resource) -> bool | None:
     return None
 
 
-def _plural(count: int, word: str, words: str = "") -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {words or word + 's'}"
-
-
 # --- administrators ---------------------------------------------------------------------------
 
 
 def _grants_everything(document: Any) -> bool:
     """An Allow of Action "*" (or "*:*") on Resource "*": the CIS definition of admin."""
-    statements = load_document(document).get("Statement", [])
-    for statement in [statements] if isinstance(statements, Mapping) else statements:
-        if not isinstance(statement, Mapping) or statement.get("Effect") != "Allow":
+    for statement in policy_statements(document):
+        if statement.get("Effect") != "Allow":
             continue
         actions = _strings(statement.get("Action"))
         if {"*", "*:*"} & set(actions) and "*" in _strings(statement.get("Resource")):
@@ -285,7 +268,7 @@ def _judge_principal(principal: Resource, admin: _Admin) -> Result:
     if direct:
         listed = ", ".join(str(d) for d in direct)
         problems.append(
-            f"has {_plural(len(direct), 'policy', 'policies')} attached directly: {listed}"
+            f"has {plural(len(direct), 'policy', 'policies')} attached directly: {listed}"
         )
     if problems:
         severity = Severity.HIGH if admin.own else Severity.MEDIUM
@@ -308,7 +291,7 @@ def _judge_admin_count(
     ctx: CheckContext, account: Resource, admins: list[str], undecided: list[str]
 ) -> Result:
     most = ctx.policy.thresholds.max_admins
-    who = f"{_plural(len(admins), 'administrator')} ({', '.join(sorted(admins)) or 'none'})"
+    who = f"{plural(len(admins), 'administrator')} ({', '.join(sorted(admins)) or 'none'})"
     evidence = tuple(sorted(admins))
     if len(admins) > most:
         message = f"account {account.name} has {who}, more than max_admins {most}"
@@ -348,8 +331,8 @@ def _root(account: Resource) -> _Root:
         keys = any(k.get("active") is True for k in report_keys)
     if mfa is None:
         mfa = row.get("mfa_active") is True
-    used = [_day(row.get("password_last_used"))]
-    used += [_day(k.get("last_used_date")) for k in report_keys]
+    used = [as_date(row.get("password_last_used"))]
+    used += [as_date(k.get("last_used_date")) for k in report_keys]
     return _Root(keys, mfa, max((d for d in used if d), default=None), True)
 
 
@@ -384,7 +367,7 @@ def _judge_root(ctx: CheckContext, account: Resource, root: _Root) -> Result:
         problems.append((Severity.CRITICAL, "has an access key"))
     if root.mfa is False:
         problems.append((Severity.CRITICAL, "has no MFA device"))
-    since = _days_since(ctx, root.last_used) if root.last_used else None
+    since = days_since(ctx, root.last_used) if root.last_used else None
     if since is not None and since <= ROOT_RECENT_USE_DAYS:
         problems.append((Severity.MEDIUM, f"was used {since} days ago ({root.last_used})"))
     subject = f"root user of account {account.name}"
@@ -520,7 +503,7 @@ def stale_credentials(ctx: CheckContext) -> Iterator[Result]:
         elif missing:
             yield _unread(user, ", ".join(missing))
         else:
-            count = _plural(len(keys or []), "active access key")
+            count = plural(len(keys or []), "active access key")
             message = f"IAM user {user.name}: no stale console password or key ({count})"
             yield Result(user, Status.PASS, message)
 
@@ -532,16 +515,17 @@ def _password_staleness(ctx: CheckContext, user: Resource) -> tuple[list[str], l
     if not password:
         return [], []
     limit = ctx.policy.thresholds.credential_unused_days
-    last = _day(user.attrs.get("password_last_used"))
+    last = as_date(user.attrs.get("password_last_used"))
     if last is not None:
-        idle = _days_since(ctx, last)
+        idle = days_since(ctx, last)
         problem = f"console password unused for {idle} days (limit {limit})"
     else:
         # "no_information": never used since it was set.
-        since = _day(user.attrs.get("password_last_changed")) or _day(user.attrs.get("create_date"))
+        attrs = user.attrs
+        since = as_date(attrs.get("password_last_changed")) or as_date(attrs.get("create_date"))
         if since is None:
             return [], ["when the console password was set"]
-        idle = _days_since(ctx, since)
+        idle = days_since(ctx, since)
         problem = f"console password never used since it was set {idle} days ago (limit {limit})"
     return ([problem] if idle >= limit else []), []
 
@@ -552,7 +536,7 @@ def _key_staleness(ctx: CheckContext, keys: list[_Key]) -> tuple[list[str], list
     if len(keys) > 1:
         problems.append(f"{len(keys)} active access keys ({', '.join(k.label for k in keys)})")
     for key in keys:
-        age = _days_since(ctx, key.created) if key.created else None
+        age = days_since(ctx, key.created) if key.created else None
         if age is None:
             missing.append(f"creation date of access key {key.label}")
         elif age > limits.key_max_age_days:
@@ -563,7 +547,7 @@ def _key_staleness(ctx: CheckContext, keys: list[_Key]) -> tuple[list[str], list
             missing.append(f"last use of access key {key.label}")
             continue
         if key.last_used is not None:
-            idle = _days_since(ctx, key.last_used)
+            idle = days_since(ctx, key.last_used)
             if idle >= limits.credential_unused_days:
                 problems.append(f"access key {key.label} unused for {idle} days")
         elif age is not None and age >= limits.credential_unused_days:
@@ -607,17 +591,17 @@ def _judge_role_use(ctx: CheckContext, role: Resource, severity: Severity) -> Re
     # The adapter sets the attr from GAAD's RoleLastUsed; absent, the fact was never read.
     if "role_last_used" not in role.attrs:
         return _unread(role, "last use")
-    last = _day(role.attrs.get("role_last_used"))
+    last = as_date(role.attrs.get("role_last_used"))
     if last is not None:
-        idle = _days_since(ctx, last)
+        idle = days_since(ctx, last)
         if idle > limit:
             message = f"role {role.name} was last used {idle} days ago ({last}), limit {limit}"
             return Result(role, Status.FAIL, message, severity=severity)
         return Result(role, Status.PASS, f"role {role.name} was used {idle} days ago ({last})")
-    created = _day(role.attrs.get("create_date"))
+    created = as_date(role.attrs.get("create_date"))
     if created is None:
         return _unread(role, "creation date")
-    age = _days_since(ctx, created)
+    age = days_since(ctx, created)
     if age <= limit:
         message = f"role {role.name} is {age} days old and not used yet (limit {limit})"
         return Result(role, Status.PASS, message)
@@ -864,21 +848,18 @@ def _break_glass_role(role: Resource) -> tuple[list[str], list[str]]:
     if _not_read(role, "trust_policy"):
         return [], ["trust policy"]
     try:
-        document = load_document(role.attrs.get("trust_policy") or {})
+        statements = policy_statements(role.attrs.get("trust_policy") or {})
     except PolicyDocumentError:
         return [], ["trust policy (malformed)"]
-    statements = document.get("Statement", [])
-    listed = [statements] if isinstance(statements, Mapping) else statements
     open_ = [
         s
-        for s in listed
-        if isinstance(s, Mapping)
-        and s.get("Effect") == "Allow"
+        for s in statements
+        if s.get("Effect") == "Allow"
         and "AWS" in _principal_keys(s.get("Principal"))
         and not has_condition_key(s.get("Condition") or {}, MFA_CONDITIONS)
     ]
     if open_:
-        return [f"can be assumed without MFA ({_plural(len(open_), 'trust statement')})"], []
+        return [f"can be assumed without MFA ({plural(len(open_), 'trust statement')})"], []
     return [], []
 
 

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from collections import defaultdict, deque
 from collections.abc import Iterator
-from datetime import date
 
 from auditor.checking import CheckContext, CheckMeta, Result, Theme, check
 from auditor.checks.common import (
     UNREADABLE,
+    as_date,
+    class_label,
     classification_of,
     own_resources,
+    plural,
+    shortlist,
     unknown,
     unreadable,
     weighted,
@@ -70,17 +73,11 @@ def protected_by(ctx: CheckContext, key: Resource) -> list[str]:
 
 
 def _named(uids: list[str]) -> str:
-    names = [uid.rsplit(":", 1)[-1] for uid in uids[:NAMED]]
-    more = f" and {len(uids) - NAMED} more" if len(uids) > NAMED else ""
-    return ", ".join(names) + more
+    return shortlist([uid.rsplit(":", 1)[-1] for uid in uids], NAMED)
 
 
 def _evidence(key: Resource, stores: list[str]) -> tuple[str, ...]:
     return tuple(f"{store} —encrypted_by→ {key.uid}" for store in stores)
-
-
-def _label(key: Resource, verdict: Verdict) -> str:
-    return f"{key.name} ({verdict.classification.name}, {verdict.reason})"
 
 
 # --- KEY-002 ----------------------------------------------------------------------------------
@@ -127,7 +124,7 @@ def _judge_custody(ctx: CheckContext, key: Resource, stores: list[str]) -> Resul
     verdict = classification_of(ctx, key)
     cls = verdict.classification
     level = cls.key_custody
-    label = _label(key, verdict)
+    label = class_label(key, verdict)
     evidence = _evidence(key, stores)
     severity = Severity.CRITICAL if level == "hyok" else Severity.HIGH
     if level in NO_CUSTODY:
@@ -215,7 +212,7 @@ def _country_of(ctx: CheckContext, uid: str) -> tuple[str | None, str | None]:
 def _judge_key_places(ctx: CheckContext, key: Resource, stores: list[str]) -> Result:
     verdict = classification_of(ctx, key)
     cls = verdict.classification
-    label = _label(key, verdict)
+    label = class_label(key, verdict)
     places = [(key.uid, key.region, key.jurisdiction)]
     places += [(uid, *_country_of(ctx, uid)) for uid in _related_keys(ctx, key)]
     evidence = _evidence(key, stores) + tuple(
@@ -244,9 +241,8 @@ def _judge_key_places(ctx: CheckContext, key: Resource, stores: list[str]) -> Re
         )
         return Result(key, Status.UNKNOWN, message, evidence)
     countries = ", ".join(sorted({str(country) for _, _, country in places}))
-    others = len(places) - 1
-    word = "copy" if others == 1 else "copies"
-    copies = f" and its {others} multi-Region {word} sit" if others else " sits"
+    others = plural(len(places) - 1, "multi-Region copy", "multi-Region copies")
+    copies = f" and its {others} sit" if len(places) > 1 else " sits"
     message = f"{label}{copies} in {countries}, allowed for {cls.name} ({cls.allowed_text()})"
     return Result(key, Status.PASS, message, evidence)
 
@@ -294,7 +290,7 @@ def key_not_rotated(ctx: CheckContext) -> Iterator[Result]:
 
 
 def _judge_rotation(ctx: CheckContext, key: Resource) -> Result:
-    label = _label(key, classification_of(ctx, key))
+    label = class_label(key, classification_of(ctx, key))
     enabled = key.attrs.get("rotation_enabled")
     status = key.attrs.get("rotation_status")
     if status in UNREADABLE or enabled is None:
@@ -339,7 +335,7 @@ def key_unusable_for_live_data(ctx: CheckContext) -> Iterator[Result]:
 
 
 def _judge_state(ctx: CheckContext, key: Resource, stores: list[str]) -> Result:
-    label = _label(key, classification_of(ctx, key))
+    label = class_label(key, classification_of(ctx, key))
     evidence = _evidence(key, stores)
     state = key.attrs.get("key_state")
     missing = unreadable(key, "describe")
@@ -365,10 +361,10 @@ def _deletion_note(ctx: CheckContext, key: Resource) -> str:
     if not raw:
         return ""
     text = str(raw)[:10]
-    try:
-        days = (date.fromisoformat(text) - ctx.today).days
-    except ValueError:
+    day = as_date(text)
+    if day is None:
         return f" (deletion date {raw})"
+    days = (day - ctx.today).days
     return f" (deleted on {text}, in {days} days)" if days >= 0 else f" (deletion date {text})"
 
 
@@ -437,7 +433,7 @@ def lineage_classification(ctx: CheckContext, resource: Resource) -> Verdict:
 def _judge_copy(ctx: CheckContext, copy: Resource) -> Result:
     verdict = lineage_classification(ctx, copy)
     cls = verdict.classification
-    label = f"{copy.name} ({cls.name}, {verdict.reason})"
+    label = class_label(copy, verdict)
     encrypted = copy.attrs.get("encrypted")
     if not cls.restricted:
         plain = " (it is unencrypted)" if encrypted is False else ""

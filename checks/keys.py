@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from auditor.checking import CheckContext, CheckMeta, Result, Theme, check
 from auditor.checks.common import (
+    class_label,
     classification_of,
     conditions_text,
     own_resources,
@@ -60,7 +61,7 @@ def restricted_data_without_customer_key(ctx: CheckContext) -> Iterator[Result]:
         if missing:
             yield unknown(store, missing)
             continue
-        label = f"{store.name} ({cls.name}, {verdict.reason})"
+        label = class_label(store, verdict)
         if store.native_type == "s3:bucket":
             yield _judge_bucket(ctx, store, label)
         else:

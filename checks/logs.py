@@ -13,11 +13,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.checking import CheckContext, CheckMeta, Result, Theme, check
-from auditor.checks.common import classification_of, own_resources, unknown, unreadable
+from auditor.checks.common import (
+    account_from_uid,
+    account_label,
+    class_label,
+    classification_of,
+    inventoried,
+    own_resources,
+    policy_statements,
+    shortlist,
+    unknown,
+    unreadable,
+)
 from auditor.inventories.aws.policy_rights import (
     PUBLIC,
     PolicyDocumentError,
-    load_document,
     matches,
     normalise_principals,
 )
@@ -38,12 +48,6 @@ GLOBAL_REGION = "global"
 def _known(resource: Resource, fact: str) -> bool:
     """Whether `<fact>_status` says the fact was read; a missing status was never asked."""
     return resource.attrs.get(f"{fact}_status") in KNOWN
-
-
-def _names(resources: Sequence[Resource], limit: int = 3) -> str:
-    shown = ", ".join(r.name for r in resources[:limit])
-    more = len(resources) - limit
-    return f"{shown} and {more} more" if more > 0 else shown
 
 
 def _collection_gaps(ctx: CheckContext, service: str) -> dict[str, str]:
@@ -98,12 +102,6 @@ def _log_targets(ctx: CheckContext, source: Resource) -> list[str]:
 
 def _trail_bucket(ctx: CheckContext, trail: Resource) -> str | None:
     return next((t for t in _log_targets(ctx, trail) if ":s3:::" in t), None)
-
-
-def _inventoried(ctx: CheckContext, uid: str) -> Resource | None:
-    """The resource if the audit read it as its own (an observed bucket has no settings)."""
-    resource = ctx.resources.get(uid)
-    return None if resource is None or resource.attrs.get("observed_only") else resource
 
 
 def _bucket_name(uid: str) -> str:
@@ -277,7 +275,7 @@ def trail_files_unprotected(ctx: CheckContext) -> Iterator[Result]:
         if not trail.attrs.get("cmk_encrypted"):
             problems.append("log files are not encrypted with a customer-managed KMS key")
         target = _trail_bucket(ctx, trail)
-        bucket = _inventoried(ctx, target) if target else None
+        bucket = inventoried(ctx, target) if target else None
         if target is None:
             unsure.append("it names no S3 bucket")
         elif bucket is None:
@@ -357,7 +355,7 @@ def logs_kept_too_briefly(ctx: CheckContext) -> Iterator[Result]:
     sources += [v for v in own_resources(ctx, Kind.NETWORK) if v.native_type == VPC_TYPE]
     for source in sources:
         for target in _log_targets(ctx, source):
-            if _inventoried(ctx, target) is None:
+            if inventoried(ctx, target) is None:
                 missing.setdefault(source.uid, (source, []))[1].append(target)
             else:
                 feeds.setdefault(target, []).append(source)
@@ -530,7 +528,7 @@ def _judge_archive(ctx: CheckContext, trail: Resource, bucket: str, account: str
     if info is None:
         message = f"{label} in account {account}, which is not one of the organisation's accounts"
         return Result(trail, Status.FAIL, message)
-    where = f"account {account}" + (f" ({info.name})" if info.name else "")
+    where = account_label(ctx, account)
     if info.purpose == "workload":
         message = (
             f"{label} in workload {where}: administrators of the workload can alter the "
@@ -614,7 +612,7 @@ def restricted_data_events_unrecorded(ctx: CheckContext) -> Iterator[Result]:
                 trail.attrs.get("multi_region") or trail.attrs.get("home_region") == store.region
             ):
                 _record(trail, store, event_type, recorded)
-        label = f"{store.name} ({verdict.classification.name}, {verdict.reason})"
+        label = class_label(store, verdict)
         yield _judge_recorded(store, label, recorded, gaps.get(store.account or ""))
 
 
@@ -860,15 +858,16 @@ def _vpc_not_inventoried(place: tuple[str | None, str], residents: list[Resource
         partition=first.partition,
         jurisdiction=first.jurisdiction,
     )
+    hosted = shortlist([r.name for r in residents])
     message = (
-        f"VPC {vpc_id} hosts restricted {_names(residents)} but was not inventoried (see "
+        f"VPC {vpc_id} hosts restricted {hosted} but was not inventoried (see "
         "coverage of service vpc): its flow logs are unknown"
     )
     return Result(vpc, Status.UNKNOWN, message)
 
 
 def _judge_flow_logs(vpc: Resource, residents: list[Resource]) -> Result:
-    label = f"VPC {vpc.name} (hosting restricted {_names(residents)})"
+    label = f"VPC {vpc.name} (hosting restricted {shortlist([r.name for r in residents])})"
     if not _known(vpc, "flow_logs"):
         return unknown(vpc, ["flow logs"])
     flows = list(vpc.attrs.get("flow_logs") or ())
@@ -963,9 +962,7 @@ class _Trust:
 
 
 def _parties_trusted(ctx: CheckContext, role: Resource) -> list[_Trust]:
-    document = load_document(role.attrs.get("trust_policy") or {})
-    raw = document.get("Statement", [])
-    statements = [s for s in ([raw] if isinstance(raw, Mapping) else raw) if isinstance(s, Mapping)]
+    statements = policy_statements(role.attrs.get("trust_policy") or {})
     denied = _denied_without_identity(statements)
     found: dict[str, _Trust] = {}
     for index, statement in enumerate(statements):
@@ -973,7 +970,7 @@ def _parties_trusted(ctx: CheckContext, role: Resource) -> list[_Trust]:
             continue
         label = f"trust policy of {role.uid}, statement {statement.get('Sid') or f'#{index}'}"
         for principal in normalise_principals(statement.get("Principal")):
-            account = _account_of(principal)
+            account = account_from_uid(principal)
             party = ctx.policy.trusted_party(account) if account else None
             if party is None or ctx.policy.is_own_account(party.account):
                 continue
@@ -996,13 +993,6 @@ def _listed(value: Any) -> list[str]:
     if value is None:
         return []
     return [str(value)] if isinstance(value, str) else [str(v) for v in value]
-
-
-def _account_of(principal: str) -> str | None:
-    if principal.startswith("account:"):
-        return principal.removeprefix("account:")
-    parts = principal.split(":")
-    return parts[4] if principal.startswith("arn:") and len(parts) > 4 and parts[4] else None
 
 
 def _demands_identity(conditions: Mapping[str, Any]) -> bool:
@@ -1043,7 +1033,7 @@ def _denied_without_identity(statements: Sequence[Mapping[str, Any]]) -> set[str
         ):
             continue
         for principal in normalise_principals(statement.get("Principal")):
-            denied.add(PUBLIC if principal == PUBLIC else _account_of(principal) or principal)
+            denied.add(PUBLIC if principal == PUBLIC else account_from_uid(principal) or principal)
     return denied
 
 

@@ -9,7 +9,17 @@ from dataclasses import dataclass
 
 from auditor.access import Decision, PolicyDocumentError, PolicySet, Request, evaluate
 from auditor.checking import CheckContext, CheckMeta, Result, Theme, check
-from auditor.checks.common import classification_of, own_resources, unreadable, weighted
+from auditor.checks.common import (
+    account_label,
+    class_label,
+    classification_of,
+    location,
+    log_countries,
+    own_resources,
+    shortlist,
+    unreadable,
+    weighted,
+)
 from auditor.graph import Hop, data_reaches, describe_node, explain_path
 from auditor.inventories.regions import jurisdiction_of, known_regions, partition_of_region
 from auditor.model import DATA_KINDS, Kind, Relation, Resource, Severity, Status
@@ -52,7 +62,7 @@ def operator_not_allowed(ctx: CheckContext) -> Iterator[Result]:
     for resource in own_resources(ctx, *DATA_KINDS, Kind.KEY):
         verdict = classification_of(ctx, resource)
         cls = verdict.classification
-        label = f"{resource.name} ({cls.name}, {verdict.reason})"
+        label = class_label(resource, verdict)
         operators = cls.allowed_operators
         if operators is None:
             message = f"{resource.name} is {cls.name}; its class does not restrict the operator"
@@ -210,9 +220,7 @@ def _account_resource(ctx: CheckContext, account: str, partition: str | None) ->
 
 
 def _label(ctx: CheckContext, account: str, held: _Held) -> str:
-    info = ctx.policy.accounts.get(account)
-    name = f" ({info.name})" if info is not None and info.name else ""
-    return f"account {account}{name} with {', '.join(sorted(held.classes))} data"
+    return f"{account_label(ctx, account)} with {', '.join(sorted(held.classes))} data"
 
 
 def _judge_account(ctx: CheckContext, org: _Organisation, account: str, held: _Held) -> Result:
@@ -351,9 +359,7 @@ def _evaluate_regions(
 
 
 def _regions(verdicts: list[_RegionVerdict]) -> str:
-    named = [f"{v.region} ({v.country or '?'})" for v in verdicts]
-    more = f" and {len(named) - SHOWN} more" if len(named) > SHOWN else ""
-    return ", ".join(named[:SHOWN]) + more
+    return shortlist([f"{v.region} ({v.country or '?'})" for v in verdicts], SHOWN)
 
 
 def _open_message(
@@ -458,20 +464,13 @@ def _merge(subject: Resource, aspects: list[_Aspect]) -> Result:
     return Result(subject, worst, message, evidence, severity)
 
 
-def _log_countries(ctx: CheckContext) -> frozenset[str] | None:
-    if ctx.policy.log_jurisdictions is not None:
-        return ctx.policy.log_jurisdictions
-    home = ctx.policy.home_jurisdiction
-    return frozenset({home}) if home else None
-
-
 def _trail_bucket_aspects(ctx: CheckContext) -> Iterator[tuple[Resource, _Aspect]]:
     buckets: dict[str, list[tuple[Resource, str]]] = {}
     for trail in own_resources(ctx, Kind.TRAIL):
         for _, dst, data in ctx.graph.out_edges(trail.uid, data=True):
             if data["relation"] == Relation.DELIVERS_LOGS_TO and ":s3:::" in dst:
                 buckets.setdefault(str(dst), []).append((trail, str(data["evidence"])))
-    allowed = _log_countries(ctx)
+    allowed = log_countries(ctx)
     for uid, trails in sorted(buckets.items()):
         bucket = ctx.resources.get(uid)
         names = ", ".join(sorted(t.name for t, _ in trails))
@@ -491,7 +490,7 @@ def _trail_bucket_aspects(ctx: CheckContext) -> Iterator[tuple[Resource, _Aspect
 def _judge_trail_bucket(
     bucket: Resource, trails: str, allowed: frozenset[str] | None, evidence: tuple[str, ...]
 ) -> _Aspect:
-    where = f"{bucket.region or 'unknown region'} ({bucket.jurisdiction or '?'})"
+    where = location(bucket)
     holds = f"trail bucket {bucket.name} (audit logs of trail {trails})"
     if unreadable(bucket, "location"):
         return _Aspect(Status.UNKNOWN, f"location of {holds} could not be read", evidence)
@@ -610,7 +609,7 @@ def no_backup_in_allowed_place(ctx: CheckContext) -> Iterator[Result]:
             message = f"{store.name} is {cls.name}; its class does not require a backup"
             yield Result(store, Status.PASS, message)
             continue
-        yield _judge_backup(ctx, store, cls, f"{store.name} ({cls.name}, {verdict.reason})")
+        yield _judge_backup(ctx, store, cls, class_label(store, verdict))
 
 
 def _judge_backup(ctx: CheckContext, store: Resource, cls: Classification, label: str) -> Result:
@@ -626,7 +625,7 @@ def _judge_backup(ctx: CheckContext, store: Resource, cls: Classification, label
         return Result(store, Status.PASS, message, (evidence,))
     in_place = _in_place(store)
     home = cls.allows(store.jurisdiction)
-    where = f"{store.region or 'unknown region'} ({store.jurisdiction or '?'})"
+    where = location(store)
     if in_place.state == "yes" and home:
         return Result(store, Status.PASS, f"{label}: {in_place.text} in {where}")
     if in_place.state == "unknown":

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from auditor.checking import CheckContext, CheckMeta, Result, Theme, check
 from auditor.checks.common import (
+    account_label,
     account_of_principal,
     classification_of,
     own_resources,
@@ -83,9 +84,7 @@ def _inherited_owner(ctx: CheckContext, resource: Resource, severity: Severity) 
             f"owned by {dept.name} through account {account.id}"
         )
         return Result(resource, Status.PASS, message)
-    where = f"account {resource.account}" + (
-        f" ({account.name})" if account and account.name else ""
-    )
+    where = account_label(ctx, resource.account)
     message = (
         f"nobody is accountable for {resource.name}: "
         f"no {ctx.policy.owner_tag} tag and {where} has no department"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from auditor.checking import CheckContext, CheckMeta, Result, Theme, check
-from auditor.checks.common import classification_of, own_resources, party_of, weighted
+from auditor.checks.common import classification_of, location, own_resources, party_of, weighted
 from auditor.graph import explain_path, who_can
 from auditor.model import DATA_KINDS, Kind, Relation, Severity, Status
 
@@ -39,7 +39,7 @@ def data_outside_allowed_jurisdictions(ctx: CheckContext) -> Iterator[Result]:
     for resource in own_resources(ctx, *DATA_KINDS, Kind.KEY):
         verdict = classification_of(ctx, resource)
         cls = verdict.classification
-        where = f"{resource.region or 'unknown region'} ({resource.jurisdiction or '?'})"
+        where = location(resource)
         allowed = cls.allows(resource.jurisdiction)
         severity = weighted(cls, Severity.CRITICAL, Severity.HIGH)
         if allowed is None:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from auditor.checks.identity import _day
+from auditor.checks.common import as_date as _day
 from auditor.inventories.aws import iam
 from auditor.model import Edge, Finding, Resource, Severity, Status
 from auditor.policy import BreakGlass, Person, Policy, Thresholds
