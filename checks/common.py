@@ -146,7 +146,10 @@ def policy_statements(document: Mapping[str, Any] | str) -> list[Mapping[str, An
     text is not a JSON object.
     """
     raw = load_document(document).get("Statement", [])
-    return [s for s in ([raw] if isinstance(raw, Mapping) else raw) if isinstance(s, Mapping)]
+    if isinstance(raw, Mapping):
+        return [raw]
+    # A null, number or string Statement (hostile or broken documents) grants nothing.
+    return [s for s in raw if isinstance(s, Mapping)] if isinstance(raw, list) else []
 
 
 def account_from_uid(uid: str) -> str | None:

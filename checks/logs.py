@@ -990,9 +990,13 @@ def _grants_assume(statement: Mapping[str, Any]) -> bool:
 
 
 def _listed(value: Any) -> list[str]:
-    if value is None:
+    # Condition values are a string, a list of them, or (written carelessly) a bare JSON
+    # boolean or number; anything else names nothing.
+    if value is None or isinstance(value, Mapping):
         return []
-    return [str(value)] if isinstance(value, str) else [str(v) for v in value]
+    if isinstance(value, str | bool | int | float):
+        return [str(value)]
+    return [str(v) for v in value] if isinstance(value, list) else []
 
 
 def _demands_identity(conditions: Mapping[str, Any]) -> bool:

@@ -266,7 +266,7 @@ def test_govaudit_demo_command_writes_a_report_a_reader_can_use(tmp_path, browse
     summary = page.locator("#summary")
     assert summary.is_visible()
     assert str(failed) in summary.inner_text()
-    leak = page.locator('[data-check="FLOW-001"]', has_text="yz-wl-ticketing-pii").first
+    leak = page.locator('.finding[data-check="FLOW-001"]', has_text="yz-wl-ticketing-pii").first
     assert leak.is_visible()
     assert "(eu-central-1, DE)" in leak.inner_text()
     assert requests == [url]
