@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test deps-test chromium lint typecheck clean
+.PHONY: demo test deps-test chromium lint typecheck catalogs clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -37,6 +37,17 @@ typecheck:
 	@for f in auditor/*.py auditor/py.typed auditor/access; do ln -s ../../../$$f build/typecheck/auditor/; done
 	@for d in checks inventories reports examples; do ln -s ../../../$$d build/typecheck/auditor/$$d; done
 	MYPYPATH=build/typecheck $(VENV)/bin/mypy build/typecheck/auditor tests
+
+# The report's translations (reports/locale/*/LC_MESSAGES/messages.po): re-extract the
+# templates' and reports/*.py's messages and every check's title, fails_when and remediation,
+# then merge them into each catalog.  New entries arrive empty and changed ones fuzzy; translate
+# them, and tests/reports/test_i18n.py passes again.  The .pot is a by-product, not kept.
+catalogs: $(PY)
+	@mkdir -p build
+	$(VENV)/bin/pybabel extract -F babel.cfg -k N_ --add-location=file --no-wrap \
+	  --project=govaudit --copyright-holder="govaudit authors" -o build/messages.pot .
+	$(VENV)/bin/pybabel update -i build/messages.pot -d reports/locale -D messages \
+	  --no-wrap --ignore-obsolete --previous
 
 clean:
 	rm -rf build govaudit-demo .mypy_cache .ruff_cache .pytest_cache

@@ -32,6 +32,7 @@ from auditor.model import Coverage, Finding, Severity, Status
 from auditor.policy import Policy, load_policy, policy_sha256
 from auditor.policy_cli import policy_group
 from auditor.reports.exports import parse_formats
+from auditor.reports.i18n import DEFAULT_LANG, LOCALES, lang_code
 from auditor.store import RunInfo, Store
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 5
@@ -117,6 +118,25 @@ def _formats(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[
         return parse_formats(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
+
+
+def _lang(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    try:
+        return lang_code(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+def lang_option(f: F) -> F:
+    return click.option(
+        "--lang",
+        "lang",
+        default=DEFAULT_LANG,
+        show_default=True,
+        metavar="|".join(LOCALES),
+        callback=_lang,
+        help="Language of report.html and its pages: zh-CN (简体中文) or en.",
+    )(f)
 
 
 def out_option(f: F) -> F:
@@ -330,6 +350,7 @@ def cli(verbose: int, quiet: bool, log_format: str) -> None:
 @policy_option()
 @db_option
 @out_option
+@lang_option
 @aws_options
 @fail_on_option
 def audit(
@@ -338,6 +359,7 @@ def audit(
     out_dir: Path,
     frameworks_dirs: tuple[Path, ...],
     formats: tuple[str, ...],
+    lang: str,
     fail_on: str,
     **aws: Any,
 ) -> int:
@@ -350,10 +372,10 @@ def audit(
     """
     policy = load_policy(policy_path)
     scope = _aws_scope(AwsChoice(**aws))
-    return _audit(policy, db_path, out_dir, [scope], fail_on, frameworks_dirs, formats)
+    return _audit(policy, db_path, out_dir, [scope], fail_on, frameworks_dirs, formats, lang)
 
 
-def _audit(
+def _audit(  # noqa: PLR0913 - the audit command's options, passed on
     policy: Policy,
     db_path: Path,
     out_dir: Path,
@@ -361,6 +383,7 @@ def _audit(
     fail_on: str,
     frameworks_dirs: Sequence[Path] = (),
     formats: Sequence[str] = ("html", "json"),
+    lang: str = DEFAULT_LANG,
 ) -> int:
     store = _open(db_path)
     try:
@@ -371,7 +394,7 @@ def _audit(
             f"{len(run.regions)} region(s); {len(gaps)} service(s) not fully read"
         )
         findings = pipeline.check(store, policy, run)
-        paths = pipeline.report(store, policy, run, out_dir, frameworks_dirs, formats)
+        paths = pipeline.report(store, policy, run, out_dir, frameworks_dirs, formats, lang)
         for kind, path in paths.items():
             progress(f"wrote {kind}: {path}")
         progress(f"database: {db_path}")
@@ -418,6 +441,7 @@ def check_command(policy_path: Path, db_path: Path, run_id: int | None, fail_on:
 @cli.command()
 @db_option
 @out_option
+@lang_option
 @run_option
 @policy_option(required=False)
 def report(
@@ -425,6 +449,7 @@ def report(
     out_dir: Path,
     frameworks_dirs: tuple[Path, ...],
     formats: tuple[str, ...],
+    lang: str,
     run_id: int | None,
     policy_path: Path | None,
 ) -> int:
@@ -436,7 +461,7 @@ def report(
         policy = policy or _policy_of_run(run)
         if run.checked_at is None:
             raise UsageError(f"run {run.id} has not been checked yet: run `govaudit check` first")
-        paths = pipeline.report(store, policy, run, out_dir, frameworks_dirs, formats)
+        paths = pipeline.report(store, policy, run, out_dir, frameworks_dirs, formats, lang)
     finally:
         store.close()
     for kind, path in paths.items():
@@ -461,7 +486,8 @@ def report(
     help="Audit database (default: OUT/audit.db).",
 )
 @policy_option(required=False)
-def demo(out_dir: Path, db_path: Path | None, policy_path: Path | None) -> int:
+@lang_option
+def demo(out_dir: Path, db_path: Path | None, policy_path: Path | None, lang: str) -> int:
     """Audit the built-in demo estate of a municipal government on a local moto server.
 
     Starts a moto server on 127.0.0.1, seeds two aws-cn accounts and one commercial
@@ -476,7 +502,7 @@ def demo(out_dir: Path, db_path: Path | None, policy_path: Path | None) -> int:
     with demo_module.moto_server() as endpoint:
         progress(f"moto server on {endpoint}; seeding the demo estate")
         scopes = demo_module.demo_scopes(endpoint)
-        _audit(policy, db_path, out_dir, scopes, Severity.CRITICAL.value)
+        _audit(policy, db_path, out_dir, scopes, Severity.CRITICAL.value, lang=lang)
     progress(f"open {out_dir / 'report.html'} in a browser")
     return EXIT_OK
 

@@ -36,6 +36,7 @@ from auditor.reports.estate import (
     placements,
 )
 from auditor.reports.exports import write_exports
+from auditor.reports.i18n import DEFAULT_LANG
 from auditor.reports.render import ReportInput, write_report
 from auditor.rights import confirm_outside_grants, identity_rights
 from auditor.store import RunInfo, Store
@@ -139,8 +140,12 @@ def report(
     out_dir: Path,
     frameworks_dirs: Sequence[Path] = (),
     formats: Sequence[str] = ("html", "json"),
+    lang: str = DEFAULT_LANG,
 ) -> dict[str, Path]:
-    """Write the report (report.html, findings.json and any export asked for) for a run."""
+    """Write the report (report.html, findings.json and any export asked for) for a run.
+
+    `lang` is the language of report.html (zh-CN or en); the other outputs do not depend on it.
+    """
     run = store.get_run(run.id)
     resources = {r.uid: r for r in store.resources(run.id)}
     counts = Counter(r.kind.value for r in resources.values())
@@ -167,6 +172,7 @@ def report(
         # An incomplete or unchecked run has no place in the history of audits.
         history=finding_history(store, run) if run.status == "complete" and run.checked_at else {},
         run_digest=run_digest(store, run.id),
+        lang=lang,
     )
     return write_report(out_dir, data, formats) | write_exports(out_dir, data, formats)
 

@@ -9,27 +9,37 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from auditor.checking import CheckMeta
-from auditor.model import Coverage, Finding, Severity, Status
+from auditor.model import Coverage, Finding, Relation, Severity, Status
 from auditor.reports.estate import UNKNOWN_PLACE, EstateFacts, Flow, RunTotals
+from auditor.reports.i18n import N_, SOURCE, Language
 from auditor.reports.sections import FindingView
 
-# Countries a Chinese or European reader will meet; others show their ISO code only.
+# Places named in the catalog, so the report names them as a Chinese government reader expects
+# (the CLDR names Babel would give differ for some); other codes take CLDR's name.
 COUNTRY_NAMES = {
-    "CN": "中国大陆 Mainland China",
-    "HK": "中国香港 Hong Kong",
-    "MO": "中国澳门 Macao",
-    "TW": "中国台湾 Taiwan",
-    "US": "美国 United States",
-    "DE": "德国 Germany",
-    "FR": "法国 France",
-    "IE": "爱尔兰 Ireland",
-    "GB": "英国 United Kingdom",
-    "SG": "新加坡 Singapore",
-    "JP": "日本 Japan",
-    "KR": "韩国 South Korea",
-    "IN": "印度 India",
-    "AU": "澳大利亚 Australia",
-    UNKNOWN_PLACE: "未知 unknown",
+    "CN": N_("Mainland China"),
+    "HK": N_("Hong Kong, China"),
+    "MO": N_("Macao, China"),
+    "TW": N_("Taiwan, China"),
+    "US": N_("United States"),
+    "DE": N_("Germany"),
+    "FR": N_("France"),
+    "IE": N_("Ireland"),
+    "GB": N_("United Kingdom"),
+    "SG": N_("Singapore"),
+    "JP": N_("Japan"),
+    "KR": N_("South Korea"),
+    "IN": N_("India"),
+    "AU": N_("Australia"),
+    UNKNOWN_PLACE: N_("unknown"),
+}
+# How data leaves a place, as the flows table names it.
+RELATION_LABELS = {
+    Relation.REPLICATES_TO.value: N_("replication"),
+    Relation.COPIES_TO.value: N_("backup or snapshot copy"),
+    Relation.SHARED_WITH.value: N_("sharing"),
+    Relation.DELIVERS_LOGS_TO.value: N_("log delivery"),
+    Relation.PEERS_WITH.value: N_("network peering"),
 }
 # Checks whose failures mean the picture's arrows or boxes carry a breach.
 FLOW_CHECKS = frozenset({"FLOW-001", "FLOW-002", "FLOW-003", "FLOW-004", "FLOW-005", "FLOW-008"})
@@ -212,7 +222,9 @@ class SovereigntyMap:
 MAP_WIDTH, MAP_HEIGHT, BOX_W, BOX_H = 780, 440, 184, 56
 
 
-def build_map(estate: EstateFacts | None, views: Sequence[FindingView]) -> SovereigntyMap | None:
+def build_map(
+    estate: EstateFacts | None, views: Sequence[FindingView], lang: Language = SOURCE
+) -> SovereigntyMap | None:
     """Countries as boxes on an ellipse (most data first, at the top), flows as curved arrows."""
     if estate is None or (not estate.placements and not estate.flows):
         return None
@@ -234,7 +246,7 @@ def build_map(estate: EstateFacts | None, views: Sequence[FindingView]) -> Sover
         places.append(
             Place(
                 code=code,
-                name=COUNTRY_NAMES.get(code, code),
+                name=place_name(code, lang),
                 stores=estate.placements.get(code, 0),
                 breached=code in breached_places,
                 x=round(centre_x if single else centre_x + radius_x * math.cos(angle), 1),
@@ -248,6 +260,13 @@ def build_map(estate: EstateFacts | None, views: Sequence[FindingView]) -> Sover
             fails_by_resource.setdefault(view.resource, []).append(view)
     arrows = tuple(_arrow(flow, where, fails_by_resource) for flow in estate.flows)
     return SovereigntyMap(MAP_WIDTH, MAP_HEIGHT, BOX_W, BOX_H, tuple(places), arrows)
+
+
+def place_name(code: str, lang: Language = SOURCE) -> str:
+    """A jurisdiction's name in the report's language; its code when nobody can name it."""
+    if code in COUNTRY_NAMES:
+        return lang.gettext(COUNTRY_NAMES[code])
+    return lang.territory(code) or code
 
 
 def _open_fail(view: FindingView) -> bool:
@@ -303,17 +322,21 @@ class Responsibility:
     duties: tuple[FindingView, ...]
 
 
-NO_OWNER = "无归属 no owner"
+NO_OWNER = N_("no owner")
 
 
 def build_responsibility(
-    views: Iterable[FindingView], owners: Mapping[str, str], themes: Sequence[str]
+    views: Iterable[FindingView],
+    owners: Mapping[str, str],
+    themes: Sequence[str],
+    lang: Language = SOURCE,
 ) -> Responsibility:
     """Departments × themes of open failures; who owns nothing; whose duties collide."""
     failing = [v for v in views if _open_fail(v)]
+    no_owner = lang.gettext(NO_OWNER)
     table: dict[str, Counter[str]] = {}
     for view in failing:
-        dept = owners.get(view.resource) or NO_OWNER
+        dept = owners.get(view.resource) or no_owner
         table.setdefault(dept, Counter())[view.theme] += 1
     rows = tuple(
         MatrixRow(dept, {t: counts.get(t, 0) for t in themes}, sum(counts.values()))

@@ -25,7 +25,7 @@ from auditor.checking import CheckMeta, Theme
 from auditor.compliance import Framework
 from auditor.history import FindingHistory
 from auditor.model import Coverage, Finding
-from auditor.reports import committee, sections
+from auditor.reports import committee, i18n, sections
 from auditor.reports.estate import EstateFacts
 from auditor.store import RunInfo
 
@@ -61,6 +61,9 @@ class ReportInput:
     history: Mapping[tuple[str, str], FindingHistory] = field(default_factory=dict)
     # sha256 of the run's rows in the database (auditor.evidence), for `govaudit verify`.
     run_digest: str = ""
+    # The language of report.html and its pages (zh-CN or en; aliases as i18n.lang_code takes).
+    # findings.json and the exports stay in the checks' own words, for machines.
+    lang: str = i18n.DEFAULT_LANG
 
 
 def write_report(
@@ -113,17 +116,19 @@ def render_pages(data: ReportInput) -> tuple[str, list[str]]:
     """The main page and the detail pages of a report, each self-contained."""
     css, script = _static_text("report.css"), _static_text("report.js")
     estate = data.estate
+    lang = i18n.language(data.lang)
     views = sections.finding_views(
-        data.findings, data.checks, estate.owners if estate else None, data.history
+        data.findings, data.checks, estate.owners if estate else None, data.history, lang
     )
     main_groups, pages = split_views(views)
+    status_labels = lang.labels(sections.STATUS_LABELS)
     links = [
         PageLink(
             PAGE_NAME.format(n),
             n,
             len(page),
-            f"{page[0].status} {page[0].check_id}",
-            f"{page[-1].status} {page[-1].check_id}",
+            f"{status_labels[page[0].status]} {page[0].check_id}",
+            f"{status_labels[page[-1].status]} {page[-1].check_id}",
         )
         for n, page in enumerate(pages, start=1)
     ]
@@ -131,12 +136,13 @@ def render_pages(data: ReportInput) -> tuple[str, list[str]]:
         "css": css,
         "script": script,
         "csp": _content_security_policy(css, script),
+        "lang": lang.code,
         "header": sections.build_header(data),
-        "status_labels": sections.STATUS_LABELS,
-        "severity_labels": sections.SEVERITY_LABELS,
-        "theme_labels": sections.THEME_LABELS,
-        "waiver_labels": sections.WAIVER_LABELS,
-        "history_labels": sections.HISTORY_LABELS,
+        "status_labels": status_labels,
+        "severity_labels": lang.labels(sections.SEVERITY_LABELS),
+        "theme_labels": lang.labels(sections.THEME_LABELS),
+        "waiver_labels": lang.labels(sections.WAIVER_LABELS),
+        "history_labels": lang.labels(sections.HISTORY_LABELS),
         "departments": sorted({v.owner for v in views if v.owner}),
         "check_ids": sorted({v.check_id for v in views}),
         "total_findings": len(views),
@@ -152,14 +158,14 @@ def render_pages(data: ReportInput) -> tuple[str, list[str]]:
 
         return href
 
-    page_template = _environment().get_template("findings_page.html.j2")
+    page_template = _environment(lang.code).get_template("findings_page.html.j2")
     rendered = [
         page_template.render(
             common, groups=sections.group_views(page), page=link, href=linker(link.name)
         )
         for page, link in zip(pages, links, strict=True)
     ]
-    main = _render_main(data, views, main_groups, {**common, "href": linker(HTML_NAME)})
+    main = _render_main(data, views, main_groups, {**common, "href": linker(HTML_NAME)}, lang)
     return main, rendered
 
 
@@ -168,28 +174,33 @@ def _render_main(
     views: Sequence[sections.FindingView],
     groups: sections.FindingGroups,
     common: Mapping[str, Any],
+    lang: i18n.Language,
 ) -> str:
     estate = data.estate
     themes = [t.value for t in Theme]
+    checks = [lang.check_meta(meta) for meta in data.checks]
     return (
-        _environment()
+        _environment(lang.code)
         .get_template("report.html.j2")
         .render(
             common,
-            summary=sections.build_summary(data.findings, data.checks, data.resource_counts),
+            summary=sections.build_summary(data.findings, checks, data.resource_counts, lang),
             coverage=sections.build_coverage(data.coverage),
-            check_rows=sections.build_check_rows(data.checks, data.findings),
+            outcome_labels=lang.labels(sections.OUTCOME_LABELS),
+            check_rows=sections.build_check_rows(checks, data.findings),
             groups=groups,
             committee=committee.build_committee(
-                views, data.findings, data.coverage, estate.trend if estate else (), data.checks
+                views, data.findings, data.coverage, estate.trend if estate else (), checks
             ),
-            sovmap=committee.build_map(estate, views),
+            sovmap=committee.build_map(estate, views, lang),
+            relation_labels=lang.labels(committee.RELATION_LABELS),
             responsibility=committee.build_responsibility(
-                views, estate.owners if estate else {}, themes
+                views, estate.owners if estate else {}, themes, lang
             ),
             framework_rows=sections.build_framework_rows(
-                data.frameworks, data.findings, data.checks
+                data.frameworks, data.findings, data.checks, lang
             ),
+            framework_status_labels=lang.labels(sections.FRAMEWORK_STATUS_LABELS),
             waived=sections.waived_views(views),
         )
     )
@@ -211,14 +222,26 @@ def findings_json(data: ReportInput) -> list[dict[str, Any]]:
 
 
 @cache
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
+def _environment(lang: str = i18n.DEFAULT_LANG) -> jinja2.Environment:
+    """The templates with `_`, `gettext` and `ngettext` in one language (babel.cfg mirrors this).
+
+    New-style gettext formats `%(name)s` itself and escapes each value it substitutes, so a
+    translation is trusted markup and whatever fills it is still escaped.
+    """
+    environment = jinja2.Environment(
         loader=jinja2.PackageLoader("auditor.reports", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    # {% trans %} blocks are written across lines; their msgids are the text on one line.
+    environment.policies["ext.i18n.trimmed"] = True
+    environment.install_gettext_translations(  # type: ignore[attr-defined]
+        i18n.language(lang).catalog, newstyle=True
+    )
+    return environment
 
 
 @cache

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from auditor.checking import CheckMeta, Theme
-from auditor.compliance import Framework, compliance
-from auditor.model import Coverage, Finding, Outcome, Severity, Status, WaiverMark
+from auditor.compliance import Framework, RequirementStatus, compliance
+from auditor.model import Coverage, Finding, Kind, Outcome, Severity, Status, WaiverMark
+from auditor.reports.i18n import N_, SOURCE, Language
 
 if TYPE_CHECKING:
     from auditor.history import FindingHistory
@@ -27,39 +28,86 @@ STATUS_ORDER = (Status.FAIL, Status.UNKNOWN, Status.PASS)
 SEVERITY_ORDER = tuple(sorted(Severity, key=lambda s: s.rank, reverse=True))
 UNTHEMED = "other"
 
-STATUS_LABELS = {
-    Status.FAIL: "FAIL 不通过",
-    Status.UNKNOWN: "UNKNOWN 无法判定",
-    Status.PASS: "PASS 通过",
+# Labels are English msgids, marked for extraction; render.py shows them in the report's
+# language (Language.labels), so these builders stay pure and testable in the source text.
+STATUS_LABELS: dict[str, str] = {
+    Status.FAIL: N_("FAIL"),
+    Status.UNKNOWN: N_("UNKNOWN"),
+    Status.PASS: N_("PASS"),
 }
 HISTORY_LABELS = {
-    "new": "NEW 新发现",
-    "persisting": "PERSISTING 持续存在",
-    "reopened": "REOPENED 重新出现",
-    "waived": "WAIVED 已豁免",
-    "passing": "PASSING 通过",
-    "unknown": "UNKNOWN 无法判定",
+    "new": N_("NEW"),
+    "persisting": N_("PERSISTING"),
+    "reopened": N_("REOPENED"),
+    "waived": N_("WAIVED"),
+    "passing": N_("PASSING"),
+    "unknown": N_("UNKNOWN"),
 }
 WAIVER_LABELS = {
-    "waived": "WAIVED 已豁免",
-    "expired": "WAIVER EXPIRED 豁免已过期",
-    "refused": "WAIVER REFUSED 豁免无效",
+    "waived": N_("WAIVED"),
+    "expired": N_("WAIVER EXPIRED"),
+    "refused": N_("WAIVER REFUSED"),
 }
 SEVERITY_LABELS = {
-    Severity.CRITICAL: "Critical 严重",
-    Severity.HIGH: "High 高",
-    Severity.MEDIUM: "Medium 中",
-    Severity.LOW: "Low 低",
-    Severity.INFO: "Info 提示",
+    Severity.CRITICAL: N_("Critical"),
+    Severity.HIGH: N_("High"),
+    Severity.MEDIUM: N_("Medium"),
+    Severity.LOW: N_("Low"),
+    Severity.INFO: N_("Info"),
 }
 THEME_LABELS = {
-    Theme.SOVEREIGNTY.value: "Sovereignty 数据主权",
-    Theme.FLOW.value: "Data flow 数据流动",
-    Theme.KEY.value: "Key custody 密钥管控",
-    Theme.ACCESS.value: "Access 访问权限",
-    Theme.RESPONSIBILITY.value: "Responsibility 责任归属",
-    Theme.LOG.value: "Logging 日志审计",
-    UNTHEMED: "Other 其他",
+    Theme.SOVEREIGNTY.value: N_("Sovereignty"),
+    Theme.FLOW.value: N_("Data flow"),
+    Theme.KEY.value: N_("Key custody"),
+    Theme.ACCESS.value: N_("Access"),
+    Theme.RESPONSIBILITY.value: N_("Responsibility"),
+    Theme.LOG.value: N_("Logging"),
+    UNTHEMED: N_("Other"),
+}
+OUTCOME_LABELS = {
+    Outcome.OK: N_("ok"),
+    Outcome.DENIED: N_("access denied"),
+    Outcome.NOT_ENABLED: N_("not enabled"),
+    Outcome.THROTTLED: N_("throttled"),
+    Outcome.ERROR: N_("error"),
+    Outcome.UNSUPPORTED: N_("unsupported"),
+}
+FRAMEWORK_STATUS_LABELS: dict[str, str] = {
+    **STATUS_LABELS,
+    "MANUAL": N_("MANUAL"),
+    "NOT_COVERED": N_("NOT COVERED"),
+}
+KIND_LABELS: dict[str, str] = {
+    Kind.OBJECT_STORE: N_("Object store"),
+    Kind.VOLUME: N_("Volume"),
+    Kind.SNAPSHOT: N_("Snapshot"),
+    Kind.IMAGE: N_("Machine image"),
+    Kind.DATABASE: N_("Database"),
+    Kind.QUEUE: N_("Queue"),
+    Kind.TOPIC: N_("Topic"),
+    Kind.LOG_GROUP: N_("Log group"),
+    Kind.BACKUP_VAULT: N_("Backup vault"),
+    Kind.REPOSITORY: N_("Container repository"),
+    Kind.SECRET: N_("Secret"),
+    Kind.KEY: N_("Key"),
+    Kind.INSTANCE: N_("Instance"),
+    Kind.FUNCTION: N_("Function"),
+    Kind.NETWORK: N_("Network"),
+    Kind.FIREWALL: N_("Security group"),
+    Kind.TRAIL: N_("Audit trail"),
+    Kind.BACKUP_PLAN: N_("Backup plan"),
+    Kind.ENDPOINT: N_("External endpoint"),
+    Kind.USER: N_("User"),
+    Kind.ROLE: N_("Role"),
+    Kind.GROUP: N_("Group"),
+    Kind.ACCOUNT: N_("Cloud account"),
+    Kind.PUBLIC: N_("Anyone (public)"),
+    Kind.SERVICE: N_("Cloud service"),
+    Kind.FEDERATED: N_("Federated identity"),
+    Kind.ORG_UNIT: N_("Organisational unit"),
+    Kind.ORG_POLICY: N_("Organisation policy"),
+    Kind.IAM_POLICY: N_("Identity policy"),
+    Kind.WAIVER: N_("Waiver"),
 }
 
 
@@ -153,37 +201,47 @@ class Summary:
     theme_chart: BarChart
 
 
-def count_by_status(findings: Iterable[Finding]) -> tuple[Count, ...]:
+def count_by_status(findings: Iterable[Finding], lang: Language = SOURCE) -> tuple[Count, ...]:
     """Totals of FAIL, UNKNOWN and PASS, in that order, zeros included."""
     counts = Counter(f.status for f in findings)
-    return tuple(Count(s.value, STATUS_LABELS[s], counts[s]) for s in STATUS_ORDER)
+    return tuple(Count(s.value, lang.gettext(STATUS_LABELS[s]), counts[s]) for s in STATUS_ORDER)
 
 
-def fail_count_by_severity(findings: Iterable[Finding]) -> tuple[Count, ...]:
+def fail_count_by_severity(
+    findings: Iterable[Finding], lang: Language = SOURCE
+) -> tuple[Count, ...]:
     """FAIL findings per severity, worst first; `info` only when some exist."""
     counts = Counter(f.severity for f in findings if f.status is Status.FAIL)
     return tuple(
-        Count(s.value, SEVERITY_LABELS[s], counts[s])
+        Count(s.value, lang.gettext(SEVERITY_LABELS[s]), counts[s])
         for s in SEVERITY_ORDER
         if s is not Severity.INFO or counts[s]
     )
 
 
 def fail_count_by_theme(
-    findings: Iterable[Finding], checks: Sequence[CheckMeta] = ()
+    findings: Iterable[Finding], checks: Sequence[CheckMeta] = (), lang: Language = SOURCE
 ) -> tuple[Count, ...]:
     """FAIL findings per theme, in catalog order, then any theme the catalog does not know."""
     themes = theme_of_checks(checks)
     counts = Counter(finding_theme(f, themes) for f in findings if f.status is Status.FAIL)
     known = [t.value for t in Theme]
     extra = sorted(k for k in counts if k not in known)
-    return tuple(Count(k, THEME_LABELS.get(k, k), counts[k]) for k in [*known, *extra])
+    return tuple(
+        Count(k, lang.gettext(THEME_LABELS[k]) if k in THEME_LABELS else k, counts[k])
+        for k in [*known, *extra]
+    )
 
 
-def inventory_counts(resource_counts: Mapping[str, int]) -> tuple[Count, ...]:
+def inventory_counts(
+    resource_counts: Mapping[str, int], lang: Language = SOURCE
+) -> tuple[Count, ...]:
     """Resources inventoried per kind, largest first."""
     ordered = sorted(resource_counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    return tuple(Count(kind, kind, n) for kind, n in ordered)
+    return tuple(
+        Count(kind, lang.gettext(KIND_LABELS[kind]) if kind in KIND_LABELS else kind, n)
+        for kind, n in ordered
+    )
 
 
 def bar_chart(
@@ -225,15 +283,16 @@ def build_summary(
     findings: Sequence[Finding],
     checks: Sequence[CheckMeta] = (),
     resource_counts: Mapping[str, int] | None = None,
+    lang: Language = SOURCE,
 ) -> Summary:
     """Count findings the way a risk committee reads them: failures by severity and theme."""
-    by_severity = fail_count_by_severity(findings)
-    by_theme = fail_count_by_theme(findings, checks)
+    by_severity = fail_count_by_severity(findings, lang)
+    by_theme = fail_count_by_theme(findings, checks, lang)
     return Summary(
-        status_totals=count_by_status(findings),
+        status_totals=count_by_status(findings, lang),
         fail_by_severity=by_severity,
         fail_by_theme=by_theme,
-        inventory=inventory_counts(resource_counts or {}),
+        inventory=inventory_counts(resource_counts or {}, lang),
         severity_chart=bar_chart(by_severity),
         theme_chart=bar_chart(by_theme),
     )
@@ -290,6 +349,7 @@ def build_coverage(coverage: Iterable[Coverage]) -> CoverageSection:
 class CheckRow:
     id: str
     title: str
+    fails_when: str
     theme: str
     severity: str
     frameworks: tuple[str, ...]
@@ -307,6 +367,7 @@ def build_check_rows(
         CheckRow(
             id=meta.id,
             title=meta.title,
+            fails_when=meta.fails_when,
             theme=meta.theme.value,
             severity=meta.severity.value,
             frameworks=meta.frameworks,
@@ -399,12 +460,17 @@ def finding_view(
     meta: CheckMeta | None,
     owner: str = "",
     history: FindingHistory | None = None,
+    lang: Language = SOURCE,
 ) -> FindingView:
-    """Fill what a finding left empty from its check's metadata."""
+    """Fill what a finding left empty from its check's metadata, in the report's language.
+
+    The title and remediation were stamped from the check's metadata, so they are catalog
+    entries; the message is the check's own f-string and stays as it was written.
+    """
     return FindingView(
         anchor=anchor,
         check_id=finding.check_id,
-        title=finding.title or (meta.title if meta else ""),
+        title=lang.gettext(finding.title or (meta.title if meta else "")),
         status=finding.status.value,
         severity=finding.severity.value,
         theme=finding.theme or (meta.theme.value if meta else UNTHEMED),
@@ -414,7 +480,7 @@ def finding_view(
         jurisdiction=finding.jurisdiction or "",
         message=finding.message,
         evidence=tuple(finding.evidence),
-        remediation=finding.remediation or (meta.remediation if meta else ""),
+        remediation=lang.gettext(finding.remediation or (meta.remediation if meta else "")),
         fix_command=finding.fix_command or (meta.cli if meta else ""),
         waiver=finding.waiver,
         owner=owner,
@@ -429,6 +495,7 @@ def finding_views(
     checks: Sequence[CheckMeta] = (),
     owners: Mapping[str, str] | None = None,
     history: Mapping[tuple[str, str], FindingHistory] | None = None,
+    lang: Language = SOURCE,
 ) -> list[FindingView]:
     """Findings in report order, each with a unique anchor (owner and history when known)."""
     catalog = {meta.id: meta for meta in checks}
@@ -442,6 +509,7 @@ def finding_views(
             catalog.get(f.check_id),
             owned.get(f.resource, ""),
             past.get((f.check_id, f.resource)),
+            lang,
         )
         for f in order_findings(findings)
     ]
@@ -500,7 +568,10 @@ FRAMEWORK_STATUSES = ("FAIL", "UNKNOWN", "PASS", "MANUAL", "NOT_COVERED")
 
 
 def build_framework_rows(
-    frameworks: Iterable[Framework], findings: Sequence[Finding], checks: Sequence[CheckMeta]
+    frameworks: Iterable[Framework],
+    findings: Sequence[Finding],
+    checks: Sequence[CheckMeta],
+    lang: Language = SOURCE,
 ) -> list[FrameworkRow]:
     """Compliance per framework: each requirement judged from the findings of its checks."""
     registered = {meta.id for meta in checks}
@@ -511,9 +582,9 @@ def build_framework_rows(
         open_items = tuple(
             RequirementView(
                 v.requirement.id,
-                v.requirement.title_zh or v.requirement.title,
+                (v.requirement.title_zh if lang.chinese else "") or v.requirement.title,
                 v.status.value,
-                v.detail,
+                requirement_detail(v, lang),
                 v.failing_checks,
             )
             for v in verdicts
@@ -522,7 +593,7 @@ def build_framework_rows(
         rows.append(
             FrameworkRow(
                 framework.id,
-                framework.name_zh or framework.name,
+                (framework.name_zh if lang.chinese else "") or framework.name,
                 framework.version,
                 len(verdicts),
                 {status: counts.get(status, 0) for status in FRAMEWORK_STATUSES},
@@ -530,3 +601,24 @@ def build_framework_rows(
             )
         )
     return rows
+
+
+def requirement_detail(verdict: RequirementStatus, lang: Language = SOURCE) -> str:
+    """Why an open requirement is open, told from the verdict's counts in the report's language.
+
+    Only FAIL and UNKNOWN requirements are listed, so only their cases are told here; the
+    failing checks are listed beside this text.
+    """
+    if verdict.failing:
+        return lang.ngettext(
+            "%(num)d failing finding", "%(num)d failing findings", verdict.failing
+        ) % {"num": verdict.failing}
+    if verdict.unknown:
+        return lang.ngettext(
+            "%(num)d undecided finding", "%(num)d undecided findings", verdict.unknown
+        ) % {"num": verdict.unknown}
+    if verdict.not_assessed:
+        return lang.gettext("not assessed: no finding from %(checks)s") % {
+            "checks": ", ".join(verdict.not_assessed)
+        }
+    return verdict.detail

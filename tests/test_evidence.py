@@ -20,7 +20,7 @@ def _audited(tmp_path, capsys):
 def test_verify_accepts_the_report_made_from_the_database(tmp_path, capsys):
     db, report = _audited(tmp_path, capsys)
     html = report.read_text("utf-8")
-    assert 'id="evidence"' in html and "database sha256" in html
+    assert 'id="evidence"' in html and 'class="run-digest"' in html
     code, out, _ = run_main(["verify", str(report), "--db", str(db)], capsys)
     assert code == 0
     assert "OK: the report matches run 1" in out

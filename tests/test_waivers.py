@@ -125,9 +125,11 @@ def test_the_report_shows_waived_and_reopened_findings(tmp_path):
     data = dataclasses.replace(sample_input(), findings=findings)
     paths = write_report(tmp_path, data)
     html = paths["html"].read_text("utf-8")
-    assert "WAIVED 已豁免 · 121 days left" in html
-    assert "WAIVER EXPIRED 豁免已过期" in html
+    assert "已豁免 · 剩余 121 天" in html
+    assert "豁免已过期" in html
     assert "approver p-0099 may not approve critical findings" in html
+    english = write_report(tmp_path / "en", dataclasses.replace(data, lang="en"))["html"]
+    assert "WAIVED · 121 days left" in english.read_text("utf-8")
     records = json.loads(paths["json"].read_text("utf-8"))
     waived = [r for r in records if r["waiver"] and r["waiver"]["state"] == "waived"]
     assert [r["waiver"]["ticket"] for r in waived] == ["SEC-1"]

@@ -29,9 +29,10 @@ def test_each_framework_has_a_row_and_failing_requirements_are_listed():
     html = render_html(data)
     section = html[html.index('id="frameworks"') : html.index('id="waivers"')]
     assert re.search(r'data-framework="dsl-pipl-cross-border"', section)
-    assert "Compliance by framework" in html
+    assert "合规框架符合情况" in html
+    assert "Compliance by framework" in render_html(dataclasses.replace(data, lang="en"))
 
 
 def test_a_report_without_frameworks_says_so():
-    html = render_html(sample_input())
-    assert "No framework was loaded" in html
+    assert "未加载合规框架" in render_html(sample_input())
+    assert "No framework was loaded" in render_html(dataclasses.replace(sample_input(), lang="en"))

@@ -70,14 +70,14 @@ def test_committee_map_and_history_are_what_a_reader_sees(browser, tmp_path, rep
     page, _ = _open(browser, tmp_path, data)
     committee = page.locator("#committee")
     assert committee.is_visible()
-    assert "Top risks" in committee.inner_text()
+    assert "主要风险" in committee.inner_text()
     assert page.locator("#committee svg rect.bar").count() == 2
     assert page.locator('#sovereignty-map g.place[data-place="DE"]').is_visible()
     assert page.locator("#responsibility").is_visible()
     assert first.status.value == "FAIL"
     reopened = page.locator('.finding[data-history="reopened"]')
     assert reopened.count() == 1
-    assert "REOPENED" in reopened.locator(".history-reopened").inner_text()
-    assert "12 days" in reopened.locator(".history-reopened").inner_text()
+    assert "重新出现" in reopened.locator(".history-reopened").inner_text()
+    assert "12 天" in reopened.locator(".history-reopened").inner_text()
     assert reopened.locator("code.timeline").inner_text() == "FPF"
     page.close()

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from auditor.model import Finding, Severity, Status, WaiverMark
-from auditor.reports import render
+from auditor.reports import render, sections
 from tests.reports.conftest import sample_input
 
 
@@ -67,7 +67,7 @@ def test_links_to_findings_on_other_pages_name_the_page(tmp_path, small_limits):
     # The last failure is waived: the Waivers table on the main page links to its page.
     mark = WaiverMark("waived", "SEC-7", "p-1", "r", "2026-12-31", 30)
     findings[96] = dataclasses.replace(findings[96], waiver=mark)
-    views = render.sections.finding_views(findings)
+    views = sections.finding_views(findings)
     main, _ = render.split_views(views)
     on_main = {v.anchor for v in (*main.fail, *main.unknown)}
     html, _ = render.render_pages(dataclasses.replace(sample_input(), findings=findings))

@@ -171,7 +171,9 @@ def test_incomplete_run_is_flagged(incomplete_input: ReportInput):
     page = render_html(incomplete_input)
 
     assert 'role="alert"' in page
-    assert "<strong>incomplete</strong>" in page
+    assert "<strong>未完成</strong>" in page
+    english = render_html(dataclasses.replace(incomplete_input, lang="en"))
+    assert "<strong>incomplete</strong>" in english
 
 
 def test_coverage_gaps_are_highlighted_and_explained(report_input: ReportInput):
@@ -179,8 +181,13 @@ def test_coverage_gaps_are_highlighted_and_explained(report_input: ReportInput):
 
     assert len(re.findall(r'<tr class="gap"', page)) == 2
     assert len(re.findall(r'<tr class="ok"', page)) == 2
-    assert "2 of 4 collections did not succeed" in page
-    assert "UNKNOWN" in page.split('id="coverage-gaps"')[1].split("</p>")[0]
+    banner = page.split('id="coverage-gaps"')[1].split("</p>")[0]
+    assert "4 项采集中有 2 项未成功" in banner
+    assert "无法判定" in banner
+    english = render_html(dataclasses.replace(report_input, lang="en"))
+    banner = english.split('id="coverage-gaps"')[1].split("</p>")[0]
+    assert "2 of 4 collections did not succeed" in banner
+    assert "UNKNOWN" in banner
 
 
 def test_findings_appear_fail_then_unknown_then_pass_collapsed(report_input: ReportInput):
@@ -211,7 +218,7 @@ def test_each_finding_has_an_anchor_and_its_evidence_as_an_ordered_list(
     items = finding_items(page)
     assert len(items) == 6
     assert all(re.search(r'id="finding-[a-z0-9-]+"', item) for item in items)
-    evidence = re.findall(r'<ol class="evidence">(.*?)</ol>', page, re.DOTALL)
+    evidence = re.findall(r'<ol class="evidence"[^>]*>(.*?)</ol>', page, re.DOTALL)
     assert f"<li><code>{markupsafe.escape(replication_hop)}</code></li>" in evidence[0]
     assert len(re.findall("<li>", evidence[2])) == 2
     assert "<code>aws s3api delete-bucket-replication --bucket citizen-records</code>" in page
