@@ -22,7 +22,7 @@ from auditor.compliance import load_frameworks
 from auditor.escalation import escalation_edges
 from auditor.evidence import run_digest
 from auditor.graph import annotate_parties, build_graph
-from auditor.history import finding_history
+from auditor.history import AuditDiff, compare, counted_runs, finding_history
 from auditor.inventories.aws import AwsTarget, collect_aws
 from auditor.inventories.aws.registry import all_permissions
 from auditor.inventories.regions import jurisdiction_of, table_version
@@ -147,6 +147,8 @@ def report(
     `lang` is the language of report.html (zh-CN or en); the other outputs do not depend on it.
     """
     run = store.get_run(run.id)
+    # An incomplete or unchecked run has no place in the history of audits.
+    counted = run.status == "complete" and run.checked_at is not None
     resources = {r.uid: r for r in store.resources(run.id)}
     counts = Counter(r.kind.value for r in resources.values())
     estate = EstateFacts(
@@ -169,12 +171,17 @@ def report(
         generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
         frameworks=load_frameworks(frameworks_dirs),
         estate=estate,
-        # An incomplete or unchecked run has no place in the history of audits.
-        history=finding_history(store, run) if run.status == "complete" and run.checked_at else {},
+        history=finding_history(store, run) if counted else {},
         run_digest=run_digest(store, run.id),
         lang=lang,
+        changes=_changes_since_previous(store, run) if counted else None,
     )
     return write_report(out_dir, data, formats) | write_exports(out_dir, data, formats)
+
+
+def _changes_since_previous(store: Store, run: RunInfo) -> AuditDiff | None:
+    runs = counted_runs(store, run)
+    return compare(store, runs[-2], run) if len(runs) >= 2 else None
 
 
 def failing(findings: Iterable[Finding], threshold: Severity) -> list[Finding]:

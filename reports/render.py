@@ -23,9 +23,10 @@ import jinja2
 
 from auditor.checking import CheckMeta, Theme
 from auditor.compliance import Framework
-from auditor.history import FindingHistory
+from auditor.history import AuditDiff, FindingHistory
 from auditor.model import Coverage, Finding
 from auditor.reports import committee, i18n, sections
+from auditor.reports.changes import build_changes
 from auditor.reports.estate import EstateFacts
 from auditor.store import RunInfo
 
@@ -64,6 +65,8 @@ class ReportInput:
     # The language of report.html and its pages (zh-CN or en; aliases as i18n.lang_code takes).
     # findings.json and the exports stay in the checks' own words, for machines.
     lang: str = i18n.DEFAULT_LANG
+    # What changed since the previous complete audit of the same database, if there is one.
+    changes: AuditDiff | None = None
 
 
 def write_report(
@@ -202,6 +205,8 @@ def _render_main(
             ),
             framework_status_labels=lang.labels(sections.FRAMEWORK_STATUS_LABELS),
             waived=sections.waived_views(views),
+            changes=build_changes(data.changes),
+            change_labels=lang.labels(sections.CHANGE_LABELS),
         )
     )
 

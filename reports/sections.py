@@ -43,6 +43,12 @@ HISTORY_LABELS = {
     "passing": N_("PASSING"),
     "unknown": N_("UNKNOWN"),
 }
+CHANGE_LABELS = {
+    "new": N_("New"),
+    "reopened": N_("Reopened"),
+    "resolved": N_("Resolved"),
+    "persisting": N_("Persisting"),
+}
 WAIVER_LABELS = {
     "waived": N_("WAIVED"),
     "expired": N_("WAIVER EXPIRED"),
