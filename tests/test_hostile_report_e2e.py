@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from typing import Any
 
 import pytest
 
@@ -72,7 +73,12 @@ def test_payloads_in_a_tag_a_name_and_a_policy_are_text_and_never_run(tmp_path, 
     page = browser.new_page()
     dialogs: list[str] = []
     requests: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def on_dialog(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
     page.on("request", lambda r: requests.append(r.url))
     page.goto(html_path.as_uri(), wait_until="load")
     page.wait_for_timeout(300)
