@@ -73,7 +73,9 @@ def synthetic(n: int, seed: int = 11) -> ReportInput:
         for r, _ in regions
         for s in ("s3", "kms", "iam")
     ]
-    estate = EstateFacts({"CN": n // 2, "HK": n // 4}, [Flow("HK", "DE", 300, ("replicates_to",), ())], {})
+    estate = EstateFacts(
+        {"CN": n // 2, "HK": n // 4}, [Flow("HK", "DE", 300, ("replicates_to",), ())], {}
+    )
     return ReportInput(
         run=run,
         findings=findings,
@@ -126,7 +128,9 @@ def main() -> None:
                     "all_pages_mb": round(sum(p.stat().st_size for p in pages) / 1e6, 2),
                     "first_contentful_paint_s": round(fcp, 2),
                     "load_s": round(load, 2),
-                    "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                    "peak_rss_mb": round(
+                        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
+                    ),
                 }
             )
         )
