@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
+import unicodedata
 from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
@@ -45,6 +46,26 @@ from auditor.policy import (
 # --------------------------------------------------------------------------------------------
 # loading
 
+# A policy nests a handful of levels; anything far deeper is a mistake or an attack, and
+# PyYAML's composer (and our own walk) would otherwise die of Python's recursion limit.
+MAX_DEPTH = 64
+# Numbers beyond this many bits cannot be a policy value; past ~14000 bits Python refuses even
+# to print them (int_max_str_digits), which would turn a typo into a crash.
+MAX_INT_BITS = 256
+# Characters that would break "one problem, one line": line breaks, other controls, and the
+# format characters (bidi overrides) that reorder what a terminal shows.
+_UNPRINTABLE = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
+def _one_line(text: str) -> str:
+    """`text` with every control or format character written as an escape."""
+    if text.isprintable():
+        return text
+    return "".join(
+        c.encode("unicode_escape").decode("ascii") if unicodedata.category(c) in _UNPRINTABLE else c
+        for c in text
+    )
+
 
 def _builtin_names() -> str:
     return ", ".join("@" + name for name in sorted(BUILTIN_SETS))
@@ -72,15 +93,24 @@ class _Located:
         if id(node) in self._open:
             self.error(where, "invalid YAML: an alias refers to a node that contains it")
             return None
+        if len(where) > MAX_DEPTH:
+            self.error(where, f"invalid YAML: nested more than {MAX_DEPTH} levels deep")
+            return None
         self._open.add(id(node))
         try:
             if isinstance(node, yaml.MappingNode):
                 return self._mapping(node, where)
             if isinstance(node, yaml.SequenceNode):
                 return [self.record(item, (*where, str(i))) for i, item in enumerate(node.value)]
-            return self._scalar(node)
+            return self._bounded(self._scalar(node), where)
         finally:
             self._open.discard(id(node))
+
+    def _bounded(self, value: Any, where: tuple[str, ...]) -> Any:
+        if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
+            self.error(where, "invalid YAML: number too large")
+            return None
+        return value
 
     def _mapping(self, node: yaml.MappingNode, where: tuple[str, ...]) -> dict[Any, Any]:
         result: dict[Any, Any] = {}
@@ -93,6 +123,8 @@ class _Located:
                 )
                 continue
             key = self._key(key_node)
+            if isinstance(key, int) and key.bit_length() > MAX_INT_BITS:
+                key = key_node.value  # kept as written: str() of it could fail
             path = (*where, str(key))
             if key in result:
                 first = self.lines.get(path, line)
@@ -105,7 +137,12 @@ class _Located:
 
     @staticmethod
     def _key(node: yaml.ScalarNode) -> Any:
-        key = yaml.safe_load(yaml.serialize(node))
+        try:
+            key = yaml.safe_load(yaml.serialize(node))
+        except (ValueError, yaml.YAMLError):
+            # An impossible date (2026-02-30:), a Python tag, a number past int_max_str_digits:
+            # the key is what was written, and the section reports it as unknown.
+            return node.value
         # YAML 1.1 reads 012345670123 as an octal number: keep digits exactly as written,
         # since numeric keys in a policy are account ids.
         if isinstance(key, int) and not isinstance(key, bool) and node.value.isdigit():
@@ -133,7 +170,8 @@ class _Located:
     def error(self, where: tuple[str, ...], message: str) -> None:
         line = self.line(where)
         key = ".".join(where) or "(top level)"
-        self.errors.append(f"{self.path}:{line}: {key}: {message}")
+        # Keys and values are the file's own text: a newline in a key must not split the line.
+        self.errors.append(_one_line(f"{self.path}:{line}: {key}: {message}"))
 
 
 def read_policy(path: Path) -> Policy:
@@ -166,6 +204,9 @@ def _read_yaml(path: Path) -> tuple[bytes, _Located, Any]:
         raise PolicyError(
             f"{path}:{line}: policy file is not UTF-8 text (byte {exc.start})"
         ) from exc
+    except ValueError as exc:
+        # A name with a NUL byte (a waivers file named in the policy) is no file at all.
+        raise PolicyError(_one_line(f"{path}: cannot read policy file ({exc})")) from exc
     located = _Located(path)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -179,10 +220,33 @@ def _read_yaml(path: Path) -> tuple[bytes, _Located, Any]:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise PolicyError(f"{path}:{line}: invalid YAML: {problem}") from exc
+        raise PolicyError(_one_line(f"{path}:{line}: invalid YAML: {problem}")) from exc
+    except RecursionError as exc:
+        # PyYAML composes nested collections recursively; its parser does not.
+        line = _too_deep(text)
+        raise PolicyError(
+            f"{path}:{line}: invalid YAML: nested more than {MAX_DEPTH} levels deep"
+        ) from exc
     if node is None:
         raise PolicyError(f"{path}:1: policy file is empty")
     return content, located, located.record(node, ())
+
+
+def _too_deep(text: str) -> int:
+    """The line where the YAML text first nests deeper than MAX_DEPTH (1 if never found)."""
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    mark = event.start_mark
+                    return mark.line + 1 if mark is not None else 1
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        pass
+    return 1
 
 
 # The keys each section may hold ("*" is any name or list position).  A misspelt key would
@@ -254,10 +318,13 @@ def _sections(raw: Any, pattern: tuple[str, ...], where: tuple[str, ...] = ()) -
         return
     head, rest = pattern[0], pattern[1:]
     if head == "*":
-        items = raw.items() if isinstance(raw, dict) else enumerate(raw or [])
-        if isinstance(raw, dict | list):
-            for key, value in items:
-                yield from _sections(value, rest, (*where, str(key)))
+        # A section of another type (a number, a string) has no members; its own reader
+        # reports the type.
+        if not isinstance(raw, dict | list):
+            return
+        items = raw.items() if isinstance(raw, dict) else enumerate(raw)
+        for key, value in items:
+            yield from _sections(value, rest, (*where, str(key)))
     elif isinstance(raw, dict) and head in raw:
         yield from _sections(raw[head], rest, (*where, head))
 
@@ -766,8 +833,12 @@ class _Builder:
         if text:
             try:
                 re.compile(text)
-            except re.error as exc:
+            except (re.error, OverflowError) as exc:
+                # OverflowError: a repeat count past sre's limit, as in a{99999999999}.
                 self.err(where, f"invalid regular expression: {exc}")
+                return ""
+            except RecursionError:
+                self.err(where, "invalid regular expression: groups nested too deeply")
                 return ""
         return text
 

@@ -34,6 +34,7 @@ from functools import cache
 from typing import TypeVar
 
 from auditor.access.matching import arn_matches
+from auditor.inventories.aws.policy_rights import glob_regex
 
 ContextValue = str | bool | Sequence[str]
 _Compare = Callable[[str, str], bool]
@@ -147,9 +148,13 @@ def _numeric(text: str) -> float:
 def _date(text: str) -> datetime:
     """ISO 8601 (with or without zone, `Z` allowed) or epoch seconds; naive means UTC."""
     stripped = text.strip()
-    if re.fullmatch(r"-?\d+(\.\d+)?", stripped):
-        return datetime.fromtimestamp(float(stripped), tz=UTC)
-    parsed = datetime.fromisoformat(stripped.replace("Z", "+00:00"))
+    try:
+        if re.fullmatch(r"-?\d+(\.\d+)?", stripped):
+            return datetime.fromtimestamp(float(stripped), tz=UTC)
+        parsed = datetime.fromisoformat(stripped.replace("Z", "+00:00"))
+    except (OverflowError, OSError) as err:
+        # Epoch seconds past year 9999 (or before year 1): not a date AWS could compare.
+        raise ValueError(text) from err
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
@@ -189,8 +194,7 @@ def _ip(policy: str, actual: str) -> bool:
 
 @cache
 def _like(pattern: str) -> re.Pattern[str]:
-    body = re.escape(pattern).replace(r"\*", ".*").replace(r"\?", ".")
-    return re.compile(body, re.DOTALL)
+    return glob_regex(pattern)
 
 
 def string_like(pattern: str, value: str) -> bool:

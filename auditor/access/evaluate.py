@@ -166,7 +166,9 @@ class _Applied:
 def _policy_label(kind: str, doc: object, index: int | None) -> str:
     name = doc.get("Id") if isinstance(doc, Mapping) else None
     if name:
-        return f"{kind} '{name}'"
+        # repr: an Id is the document's own text, and a newline in it must not split the
+        # one-line error or reason that names the policy.
+        return f"{kind} {name!r}"
     return kind if index is None else f"{kind} #{index}"
 
 
@@ -340,7 +342,8 @@ def _resource_kind(request: Request, policies: PolicySet) -> str:
 
 
 def _is_trust(request: Request) -> bool:
-    is_role = ":role/" in request.resource_arn and request.resource_arn.split(":")[2] == "iam"
+    parts = request.resource_arn.split(":")
+    is_role = ":role/" in request.resource_arn and len(parts) > 2 and parts[2] == "iam"
     return is_role and request.action.lower() in _TRUST_ACTIONS
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from enum import Enum
 from functools import cache
 
+from auditor.inventories.aws.policy_rights import glob_regex
 from auditor.inventories.aws.policy_rights import matches as action_matches
 
 __all__ = ["Grant", "Principal", "action_matches", "arn_matches", "excluded_by", "match_principal"]
@@ -26,10 +27,10 @@ _IAM_ARN = re.compile(r"^arn:(?P<p>[a-z0-9-]+):(?P<svc>iam|sts)::(?P<acct>\d{12}
 
 
 @cache
-def _glob(pattern: str, crosses_colons: bool) -> re.Pattern[str]:
-    star = ".*" if crosses_colons else "[^:]*"
-    body = re.escape(pattern).replace(r"\*", star).replace(r"\?", "." if crosses_colons else "[^:]")
-    return re.compile(body, re.DOTALL)
+def _glob(pattern: str) -> re.Pattern[str]:
+    # Only the resource segment may hold colons, so `*` crossing them changes nothing in the
+    # five segments before it.
+    return glob_regex(pattern)
 
 
 def arn_matches(pattern: str, arn: str) -> bool:
@@ -46,11 +47,11 @@ def arn_matches(pattern: str, arn: str) -> bool:
         return True
     wanted, actual = pattern.split(":", 5), arn.split(":", 5)
     if len(wanted) != 6 or len(actual) != 6:
-        return _glob(pattern, True).fullmatch(arn) is not None
+        return _glob(pattern).fullmatch(arn) is not None
     heads = zip(wanted[:5], actual[:5], strict=True)
-    if not all(_glob(w, False).fullmatch(a) for w, a in heads):
+    if not all(_glob(w).fullmatch(a) for w, a in heads):
         return False
-    return _glob(wanted[5], True).fullmatch(actual[5]) is not None
+    return _glob(wanted[5]).fullmatch(actual[5]) is not None
 
 
 class Grant(Enum):

@@ -194,6 +194,14 @@ class PolicyDocumentError(ValueError):
     """The policy text is not a JSON object with statements."""
 
 
+class PrincipalError(PolicyDocumentError, TypeError):
+    """A Principal element AWS would reject (a list, a number, a list of objects).
+
+    Also a TypeError: callers written before this error existed caught the TypeError or
+    AttributeError that reading such an element used to raise, and must keep working.
+    """
+
+
 @dataclass(frozen=True, slots=True)
 class PolicyRights:
     """Rights edges found in one policy, and public grants a public access block neutralises."""
@@ -215,10 +223,24 @@ class _Statement:
     conditions: Mapping[str, Any] = field(default_factory=dict)
 
 
+def glob_regex(glob: str, flags: int = 0) -> re.Pattern[str]:
+    """A regex that `fullmatch`es what the IAM wildcard `glob` matches (`*` any run, `?` one).
+
+    Each run between two stars is matched at its first place and never revisited (an atomic
+    group): the plain translation `.*a.*a.*a…` backtracks exponentially, so a policy naming
+    `*a*a*a*a*a*a*a*a*a*a*b` (policy text comes from the cloud) would hang the audit.  The first
+    place is always right, because what follows it starts with a star of its own.
+    """
+    chunks = [re.escape(chunk).replace(r"\?", ".") for chunk in glob.split("*")]
+    if len(chunks) == 1:
+        return re.compile(chunks[0], flags | re.DOTALL)
+    middle = "".join(f"(?>.*?{chunk})" for chunk in chunks[1:-1] if chunk)
+    return re.compile(f"{chunks[0]}{middle}.*{chunks[-1]}", flags | re.DOTALL)
+
+
 @cache
 def _pattern(glob: str) -> re.Pattern[str]:
-    body = re.escape(glob).replace(r"\*", ".*").replace(r"\?", ".")
-    return re.compile(body, re.IGNORECASE | re.DOTALL)
+    return glob_regex(glob, re.IGNORECASE)
 
 
 def matches(glob: str, value: str) -> bool:
@@ -232,12 +254,14 @@ def matches(glob: str, value: str) -> bool:
     return _pattern(glob).fullmatch(value) is not None
 
 
-def _as_tuple(value: Any) -> tuple[str, ...]:
+def _as_tuple(value: Any, element: str = "element") -> tuple[str, ...]:
     if value is None:
         return ()
     if isinstance(value, str):
         return (value,)
-    return tuple(str(v) for v in value)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise PolicyDocumentError(f"{element} must be a string or a list of strings")
 
 
 def normalise_principal(kind: str, value: str) -> str:
@@ -265,16 +289,25 @@ def normalise_principals(block: Any) -> tuple[str, ...]:
         return ()
     if isinstance(block, str):
         return (normalise_principal("AWS", block),)
+    if not isinstance(block, Mapping):
+        raise PrincipalError('Principal must be "*" or an object such as {"AWS": [...]}')
     uids: list[str] = []
     for kind, values in block.items():
-        uids.extend(normalise_principal(str(kind), v) for v in _as_tuple(values))
+        try:
+            named = _as_tuple(values)
+        except PolicyDocumentError as err:
+            message = f"Principal {kind!r} must be a string or a list of strings"
+            raise PrincipalError(message) from err
+        uids.extend(normalise_principal(str(kind), v) for v in named)
     return tuple(dict.fromkeys(uids))
 
 
 def load_document(document: Mapping[str, Any] | str) -> Mapping[str, Any]:
     """Parse a policy given as a dict, JSON text or URL-encoded JSON (IAM's wire form)."""
-    if not isinstance(document, str):
+    if isinstance(document, Mapping):
         return document
+    if not isinstance(document, str):
+        raise PolicyDocumentError(f"policy is a {type(document).__name__}, not a JSON object")
     text = document.strip()
     if text.lower().startswith("%7b"):
         text = unquote(text)
@@ -282,6 +315,11 @@ def load_document(document: Mapping[str, Any] | str) -> Mapping[str, Any]:
         parsed = json.loads(text)
     except json.JSONDecodeError as err:
         raise PolicyDocumentError(f"policy is not JSON: {err.msg}") from err
+    except RecursionError as err:
+        raise PolicyDocumentError("policy is not JSON: nested too deeply") from err
+    except ValueError as err:
+        # A number longer than int_max_str_digits: Python refuses to read it.
+        raise PolicyDocumentError("policy is not JSON: a number has too many digits") from err
     if not isinstance(parsed, dict):
         raise PolicyDocumentError("policy is not a JSON object")
     return parsed
@@ -289,22 +327,46 @@ def load_document(document: Mapping[str, Any] | str) -> Mapping[str, Any]:
 
 def _statements(doc: Mapping[str, Any]) -> Iterator[_Statement]:
     raw = doc.get("Statement", [])
-    for index, stmt in enumerate([raw] if isinstance(raw, dict) else raw):
+    if isinstance(raw, dict):
+        raw = [raw]
+    if not isinstance(raw, list):
+        raise PolicyDocumentError("Statement must be a list of statement objects")
+    for index, stmt in enumerate(raw):
         if not isinstance(stmt, dict):
             raise PolicyDocumentError(f"statement #{index} is not an object")
         sid = stmt.get("Sid")
-        not_principal = stmt.get("NotPrincipal")
-        yield _Statement(
-            label=f"'{sid}'" if sid else f"#{index}",
-            allow=str(stmt.get("Effect", "")).lower() == "allow",
-            principals=normalise_principals(stmt.get("Principal")),
-            not_principals=None if not_principal is None else normalise_principals(not_principal),
-            actions=_as_tuple(stmt.get("NotAction", stmt.get("Action"))),
-            not_action="NotAction" in stmt,
-            resources=_as_tuple(stmt.get("NotResource", stmt.get("Resource", "*"))),
-            not_resource="NotResource" in stmt,
-            conditions=dict(stmt.get("Condition") or {}),
-        )
+        try:
+            yield _statement(stmt, f"'{sid}'" if sid else f"#{index}")
+        except PolicyDocumentError as err:
+            # repr: the Sid is the document's text, and the error must stay one line.
+            where = repr(sid) if sid else f"#{index}"
+            raise type(err)(f"statement {where}: {err}") from err
+
+
+def _statement(stmt: Mapping[str, Any], label: str) -> _Statement:
+    not_principal = stmt.get("NotPrincipal")
+    action = "NotAction" if "NotAction" in stmt else "Action"
+    resource = "NotResource" if "NotResource" in stmt else "Resource"
+    return _Statement(
+        label=label,
+        allow=str(stmt.get("Effect", "")).lower() == "allow",
+        principals=normalise_principals(stmt.get("Principal")),
+        not_principals=None if not_principal is None else normalise_principals(not_principal),
+        actions=_as_tuple(stmt.get(action), action),
+        not_action=action == "NotAction",
+        resources=_as_tuple(stmt.get(resource, "*"), resource),
+        not_resource=resource == "NotResource",
+        conditions=_conditions(stmt.get("Condition")),
+    )
+
+
+def _conditions(block: Any) -> dict[str, Any]:
+    """The Condition block as given, once it has the shape `{operator: {key: values}}`."""
+    if not block:
+        return {}
+    if not isinstance(block, Mapping) or not all(isinstance(v, Mapping) for v in block.values()):
+        raise PolicyDocumentError("Condition must map each operator to an object of keys")
+    return dict(block)
 
 
 def table_actions(service: str) -> tuple[str, ...]:
