@@ -34,6 +34,7 @@ from auditor.policy_cli import policy_group
 from auditor.reports.exports import parse_formats
 from auditor.reports.i18n import DEFAULT_LANG, LOCALES, lang_code
 from auditor.store import RunInfo, Store
+from auditor.terminal import safe_line, safe_lines
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 5
 F = TypeVar("F", bound=Callable[..., Any])
@@ -57,7 +58,8 @@ def progress(message: str) -> None:
         return
     # On a terminal, first clear the live meter line (see _progress_meter).
     prefix = "\r\x1b[K" if sys.stderr.isatty() else ""
-    click.echo(prefix + message, err=True)
+    # Messages name cloud resources; their escape sequences must not reach the terminal.
+    click.echo(prefix + safe_line(message), err=True)
 
 
 def _progress_meter() -> Callable[[Coverage], None] | None:
@@ -69,7 +71,7 @@ def _progress_meter() -> Callable[[Coverage], None] | None:
 
     def meter(row: Coverage) -> None:
         seen[0] += 1
-        where = f"{row.account} {row.region} {row.service}"
+        where = safe_line(f"{row.account} {row.region} {row.service}")
         click.echo(
             f"\r\x1b[K  collected {seen[0]}: {where} ({row.outcome.value})", err=True, nl=False
         )
@@ -85,9 +87,16 @@ class JsonLogFormatter(logging.Formatter):
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": safe_line(record.getMessage()),
         }
         return json.dumps(entry, ensure_ascii=False)
+
+
+class SafeTextFormatter(logging.Formatter):
+    """Plain log lines with cloud-sourced escape sequences and control characters removed."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return safe_lines(super().format(record))
 
 
 # shared options -------------------------------------------------------------------------
@@ -338,7 +347,7 @@ def cli(verbose: int, quiet: bool, log_format: str) -> None:
     if log_format == "json":
         handler.setFormatter(JsonLogFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.setFormatter(SafeTextFormatter("%(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(max(level, logging.DEBUG))
@@ -573,7 +582,7 @@ def _answer(answers: list[queries.Answer], as_json: bool, empty: str) -> int:
         progress(empty)
     else:
         for line in queries.as_lines(answers):
-            click.echo(line)
+            click.echo(safe_line(line))
     return EXIT_OK
 
 
@@ -697,10 +706,15 @@ def iam_policy(role_name: str | None) -> int:
 def _fail(message: str, code: int, argv: Sequence[str]) -> None:
     """One error line on stderr (a JSON object under --log-format json), then exit."""
     if _wants_json(argv):
-        entry = {"level": "error", "logger": "govaudit", "message": message, "exit_code": code}
+        entry = {
+            "level": "error",
+            "logger": "govaudit",
+            "message": safe_line(message),
+            "exit_code": code,
+        }
         click.echo(json.dumps(entry, ensure_ascii=False), err=True)
     else:
-        click.echo(f"error: {message}", err=True)
+        click.echo(f"error: {safe_line(message)}", err=True)
     sys.exit(code)
 
 
@@ -723,7 +737,7 @@ def verify_report(report_path: Path, db_path: Path) -> int:
     finally:
         store.close()
     for line in verdict.lines:
-        click.echo(line)
+        click.echo(safe_line(line))
     return EXIT_OK if verdict.ok else EXIT_FINDINGS
 
 
@@ -757,6 +771,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     except AuditorError as exc:
         _fail(str(exc), exc.exit_code, args)
     except Exception:  # a bug: keep its traceback, never exit 1
-        traceback.print_exc()
+        sys.stderr.write(safe_lines(traceback.format_exc()))
         _fail("internal error in govaudit (a bug); please report it", EXIT_INTERNAL, args)
     sys.exit(code if isinstance(code, int) else EXIT_OK)

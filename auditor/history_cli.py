@@ -27,6 +27,7 @@ from auditor.history import (
     select_runs,
 )
 from auditor.store import RunInfo, Store
+from auditor.terminal import safe_line
 
 JSON_FORMAT = "govaudit-diff/1"
 _MESSAGE_WIDTH = 120
@@ -76,7 +77,7 @@ def diff_command(
         click.echo(json.dumps(diff_document(diff), ensure_ascii=False, indent=2))
     else:
         for line in table_lines(diff, show_all=show_all):
-            click.echo(line)
+            click.echo(safe_line(line))
     return 0
 
 
