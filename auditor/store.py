@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from itertools import islice
@@ -34,6 +35,11 @@ from auditor.model import (
 
 RUN_INCOMPLETE = "incomplete"
 RUN_COMPLETE = "complete"
+
+# How long a command waits for another process's write to finish before it gives up (exit 4).
+# A long wait makes two audits on one file take turns instead of failing: each of their
+# transactions is one batch, so neither holds the lock for long.
+BUSY_TIMEOUT_S = 60.0
 
 _SCHEMA: dict[str, tuple[dict[str, type], tuple[str, ...] | str]] = {
     "runs": (
@@ -114,6 +120,7 @@ _SCHEMA: dict[str, tuple[dict[str, type], tuple[str, ...] | str]] = {
         ("run_id", "check_id", "resource"),
     ),
 }
+_INDEXES = {"resources": ("run_id", "kind"), "findings": ("run_id", "status")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,21 +149,89 @@ def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield batch
 
 
+class _Connection(sqlite3.Connection):
+    """A connection that reports a lock held past the busy timeout as a StoreError.
+
+    sqlite3 raises OperationalError, which the CLI would treat as a bug (exit 5, traceback);
+    waiting for another process is the user's situation to resolve, so it is one line, exit 4.
+    """
+
+    label = ""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        try:
+            return super().execute(sql, parameters)
+        except sqlite3.OperationalError as exc:
+            self._raise_if_busy(exc)
+            raise
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        except sqlite3.OperationalError as exc:
+            self._raise_if_busy(exc)
+            raise
+
+    def _raise_if_busy(self, exc: sqlite3.OperationalError) -> None:
+        if exc.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            raise StoreError(
+                f"{self.label}: the database stayed locked by another process for "
+                f"{BUSY_TIMEOUT_S:g} s ({exc}); run again once it has finished"
+            ) from exc
+
+
 class Store:
     """An audit database file on disk (SQLite through sqlite-utils)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            # A long busy timeout makes two audits on one file take turns instead of failing.
-            conn = sqlite3.connect(path, timeout=60)
+            conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, factory=_Connection)
+            conn.label = str(path)
             self.db = sqlite_utils.Database(conn)
             self._ensure_schema()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{path}: not a usable audit database ({exc})") from exc
 
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """One transaction for the whole block, taking the write lock before anything else.
+
+        sqlite-utils commits each call in a transaction of its own, so `with conn:` around
+        several calls never made them one: a kill between them left a re-check's findings
+        deleted and not yet replaced.  Inside an open transaction it uses savepoints instead,
+        and the block commits or vanishes as a whole.  Its own transactions also begin
+        deferred and read the schema before writing; SQLite refuses that read-to-write
+        upgrade at once while another process writes ("database is locked": waiting could
+        deadlock), where BEGIN IMMEDIATE waits its turn within the busy timeout.
+        """
+        conn = self.db.conn
+        conn.execute("begin immediate")
+        try:
+            yield
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+
+    def _schema_current(self) -> bool:
+        tables = set(self.db.table_names())
+        for name, (columns, _pk) in _SCHEMA.items():
+            if name not in tables or not set(columns) <= set(self.db.table(name).columns_dict):
+                return False
+        return all(
+            list(indexed) in [index.columns for index in self.db.table(name).indexes]
+            for name, indexed in _INDEXES.items()
+        )
+
     def _ensure_schema(self) -> None:
-        with self.db.conn:
+        # Looking first keeps commands that only read (report, verify) from queueing for the
+        # write lock behind an audit in progress.
+        if self._schema_current():
+            return
+        # Two audits starting on a new file both get here; under the lock the second finds
+        # the first one's tables and only fills in what is still missing.
+        with self._writing():
             for name, (columns, pk) in _SCHEMA.items():
                 table = self.db.table(name)
                 if not table.exists():
@@ -166,8 +241,8 @@ class Store:
                 for column, kind in columns.items():
                     if column not in table.columns_dict:
                         table.add_column(column, kind)
-            self.db.table("resources").create_index(["run_id", "kind"], if_not_exists=True)
-            self.db.table("findings").create_index(["run_id", "status"], if_not_exists=True)
+            for name, indexed in _INDEXES.items():
+                self.db.table(name).create_index(list(indexed), if_not_exists=True)
 
     def close(self) -> None:
         self.db.conn.close()
@@ -176,7 +251,7 @@ class Store:
 
     def begin_run(self, *, tool_version: str, policy_path: str, policy_sha256: str) -> int:
         """Open a new run, marked incomplete until `finish_run`."""
-        with self.db.conn:
+        with self._writing():
             table = self.db.table("runs")
             table.insert(
                 {
@@ -195,7 +270,7 @@ class Store:
 
     def finish_run(self, run_id: int, *, accounts: Iterable[str], regions: Iterable[str]) -> None:
         """Mark a run's collection complete."""
-        with self.db.conn:
+        with self._writing():
             self.db.table("runs").update(
                 run_id,
                 {
@@ -235,7 +310,7 @@ class Store:
             resources = [_resource_row(run_id, r) for r in batch if isinstance(r, Resource)]
             edges = [_edge_row(run_id, r) for r in batch if isinstance(r, Edge)]
             coverage = [_coverage_row(run_id, r) for r in batch if isinstance(r, Coverage)]
-            with self.db.conn:
+            with self._writing():
                 # Upserts: the same bucket seen twice (say, listed from two regions) is one row.
                 if resources:
                     self.db.table("resources").upsert_all(resources, pk=("run_id", "uid"))
@@ -299,7 +374,9 @@ class Store:
     def replace_findings(self, run_id: int, findings: Iterable[Finding]) -> None:
         """Store a run's findings, replacing any from an earlier check of the same run."""
         rows = [_finding_row(run_id, f) for f in findings]
-        with self.db.conn:
+        # One transaction: killed between the delete and the insert, a re-check must leave
+        # the run's earlier findings, not none.
+        with self._writing():
             self.db.execute("delete from findings where run_id = ?", [run_id])
             if rows:
                 self.db.table("findings").insert_all(rows, replace=True)
