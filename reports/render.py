@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import secrets
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cache
@@ -74,19 +75,37 @@ def write_report(
 ) -> dict[str, Path]:
     """Write report.html and findings.json (those asked for) into out_dir, each atomically."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned_temporaries(out_dir)
     written = {}
     if "json" in formats:
         payload = json.dumps(findings_json(data), ensure_ascii=False, indent=2) + "\n"
         written["json"] = _write_atomically(out_dir / JSON_NAME, payload)
     if "html" in formats:
         main, pages = render_pages(data)
-        # Pages of an earlier, larger report in this folder would be stale: remove them.
-        for old in out_dir.glob(PAGE_GLOB):
-            old.unlink()
         for number, page in enumerate(pages, start=1):
             _write_atomically(out_dir / PAGE_NAME.format(number), page)
         written["html"] = _write_atomically(out_dir / HTML_NAME, main)
+        # Only once the new main page is in place: pages an earlier, larger report left
+        # behind are stale.  missing_ok, because a report running beside this one may too.
+        current = {PAGE_NAME.format(n) for n in range(1, len(pages) + 1)}
+        for old in out_dir.glob(PAGE_GLOB):
+            if old.name not in current:
+                old.unlink(missing_ok=True)
     return written
+
+
+# A temporary file this old was abandoned by a killed writer; a younger one may be in use.
+ABANDONED_AFTER_S = 3600
+
+
+def _remove_abandoned_temporaries(out_dir: Path) -> None:
+    now = time.time()
+    for temporary in out_dir.glob(".*.tmp"):
+        try:
+            if now - temporary.stat().st_mtime > ABANDONED_AFTER_S:
+                temporary.unlink(missing_ok=True)
+        except FileNotFoundError:
+            continue
 
 
 def render_html(data: ReportInput) -> str:

@@ -76,3 +76,18 @@ def test_links_to_findings_on_other_pages_name_the_page(tmp_path, small_limits):
     for page, anchor in hrefs:
         assert (page == "") == (anchor in on_main), (page, anchor)
     assert any(page.startswith("report-findings-") for page, _ in hrefs)
+
+
+def test_abandoned_temporaries_go_and_fresh_ones_stay(tmp_path):
+    import os
+    import time
+
+    old = tmp_path / ".report.html.dead.tmp"
+    fresh = tmp_path / ".findings.json.live.tmp"
+    for path in (old, fresh):
+        path.write_text("half", "utf-8")
+    hours_ago = time.time() - 2 * render.ABANDONED_AFTER_S
+    os.utime(old, (hours_ago, hours_ago))
+    render.write_report(tmp_path, sample_input())
+    assert not old.exists()
+    assert fresh.exists()
