@@ -22,16 +22,20 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
-from auditor.errors import CollectionError
+from auditor.errors import CollectionError, ReadOnlyViolation
 from auditor.inventories.aws.accounts import assumed_session, role_arn
 from auditor.inventories.aws.calls import (
     DENIED_CODES,
     NETWORK_ERRORS,
     NOT_ENABLED_CODES,
+    READ_FAILURES,
     REGION_DISABLED_CODES,
     THROTTLED_CODES,
     UNSUPPORTED_CODES,
     error_code,
+    fault_detail,
+    faults,
+    reset_faults,
 )
 from auditor.inventories.aws.identity import CallerIdentity, get_caller_identity, transform_identity
 from auditor.inventories.aws.registry import (
@@ -42,7 +46,14 @@ from auditor.inventories.aws.registry import (
     all_permissions,
     services,
 )
-from auditor.inventories.aws.session import Clients, call_count, partition_of, reset_call_count
+from auditor.inventories.aws.session import (
+    Clients,
+    MalformedAnswerError,
+    call_count,
+    last_operation,
+    partition_of,
+    reset_call_count,
+)
 from auditor.model import Coverage, Outcome, Record
 
 log = logging.getLogger(__name__)
@@ -101,7 +112,7 @@ def identify(clients: Clients, home: str, label: str = "") -> CallerIdentity:
         raise CollectionError(
             f"STS in {home} rejected the credentials of target {name}: {code}"
         ) from err
-    except NETWORK_ERRORS as err:
+    except READ_FAILURES as err:
         raise CollectionError(
             f"cannot reach STS in {home} for target {name}: {type(err).__name__}"
         ) from err
@@ -123,7 +134,7 @@ def account_regions(
     known = list(session.get_available_regions("kms", partition_name=partition))
     try:
         answer = clients.get("ec2", home).describe_regions(AllRegions=True)
-    except (ClientError, *NETWORK_ERRORS) as err:
+    except (ClientError, *READ_FAILURES) as err:
         log.info("aws %s: DescribeRegions failed (%s); trying every region", identity.account, err)
         return known, []
     disabled = {
@@ -158,18 +169,46 @@ def _outcome(err: ClientError, region: str, home: str) -> tuple[Outcome, str]:
     return Outcome.ERROR, detail
 
 
+def _collect(service: Service, ctx: ServiceContext) -> tuple[list[Record], Outcome, str]:
+    """The service's records, outcome and detail; no failure of a read escapes.
+
+    A per-fact read that was denied, throttled or not answered leaves the service's row
+    not "ok" (the checks say UNKNOWN over that fact; the row says why).  An answer an adapter
+    cannot use at all drops what the service found in that region: the row says so.
+    """
+    reset_faults()
+    try:
+        records, detail = service.collect(ctx)
+    except ClientError as err:
+        return [], *_outcome(err, ctx.region, ctx.home)
+    except NETWORK_ERRORS as err:
+        return [], Outcome.ERROR, type(err).__name__
+    except MalformedAnswerError as err:
+        return [], Outcome.ERROR, str(err)
+    except READ_FAILURES as err:
+        # botocore's parser error quotes the whole body: keep the row to one line.
+        return [], Outcome.ERROR, f"{last_operation()}: {type(err).__name__}"
+    except (ReadOnlyViolation, AssertionError):
+        # A refused write is a bug to stop at; so is a test stub's failed expectation.
+        raise
+    except Exception as err:
+        # An answer no adapter expected (a null where an id belongs, ...) must not end the
+        # audit of every other service and account.
+        log.exception("aws %s %s %s failed", ctx.identity.account, ctx.region, service.name)
+        why = f"{type(err).__name__}: {err}".splitlines()[0][:120]
+        return [], Outcome.ERROR, f"unexpected answer after {last_operation()} ({why})"
+    met = faults()
+    if not met:
+        return records, Outcome.OK, detail
+    outcome, why = fault_detail(met)
+    return records, outcome, f"{detail}; {why}"
+
+
 def _run_service(service: Service, ctx: ServiceContext) -> list[Record]:
     """Run one service in one region; every failure becomes its coverage row, with timings."""
     started = time.perf_counter()
     reset_call_count()
-    try:
-        records, detail = service.collect(ctx)
-        outcome = Outcome.OK
-    except ClientError as err:
-        records = []
-        outcome, detail = _outcome(err, ctx.region, ctx.home)
-    except NETWORK_ERRORS as err:
-        records, outcome, detail = [], Outcome.ERROR, type(err).__name__
+    records, outcome, detail = _collect(service, ctx)
     elapsed_ms = round((time.perf_counter() - started) * 1000)
     calls = call_count()
     region = GLOBAL if service.scope is Scope.GLOBAL else ctx.region
@@ -255,6 +294,10 @@ def _member_targets(
     except ClientError as err:
         detail = f"cannot list member accounts for --role-name: {error_code(err)}"
         yield Coverage(PROVIDER, identity.account, GLOBAL, "organizations", Outcome.DENIED, detail)
+        return []
+    except READ_FAILURES as err:
+        detail = f"cannot list member accounts for --role-name: {type(err).__name__}"
+        yield Coverage(PROVIDER, identity.account, GLOBAL, "organizations", Outcome.ERROR, detail)
         return []
     found = []
     for member in members:

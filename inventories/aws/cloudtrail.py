@@ -39,8 +39,11 @@ def get_trail(client: Any, trail: Mapping[str, Any]) -> dict[str, Any]:
     arn = str(trail["TrailARN"])
     return {
         "trail": dict(trail),
-        "status": attempt(partial(client.get_trail_status, Name=arn)),
-        "selectors": attempt(partial(client.get_event_selectors, TrailName=arn)),
+        "status": attempt(partial(client.get_trail_status, Name=arn), required=("IsLogging",)),
+        # Every answer names the trail: one that does not is no proof of "no selectors".
+        "selectors": attempt(
+            partial(client.get_event_selectors, TrailName=arn), required=("TrailARN",)
+        ),
         "tags": attempt(partial(_tags, client, arn)),
     }
 

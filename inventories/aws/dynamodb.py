@@ -49,9 +49,11 @@ FAILED_EXPORT = "FAILED"
 # --- get (network) ----------------------------------------------------------------------------
 
 
-def _read(call: Any, none_codes: frozenset[str] = frozenset()) -> dict[str, Any]:
+def _read(
+    call: Any, none_codes: frozenset[str] = frozenset(), required: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """`attempt`, with an operation the endpoint does not implement marked `unsupported`."""
-    fact = attempt(call, none_codes)
+    fact = attempt(call, none_codes, required)
     if fact.get("code") in UNSUPPORTED_CODES:
         fact["status"] = UNSUPPORTED
     return fact
@@ -74,7 +76,11 @@ def get_exports(client: Any, table_arn: str) -> dict[str, Any]:
     listing = _read(partial(_list_exports, client, table_arn))
     summaries = listing.get("value", {}).get("ExportSummaries", [])
     listing["exports"] = [
-        _read(partial(client.describe_export, ExportArn=s["ExportArn"])) for s in summaries
+        _read(
+            partial(client.describe_export, ExportArn=s["ExportArn"]),
+            required=("ExportDescription.ExportArn", "ExportDescription.S3Bucket"),
+        )
+        for s in summaries
     ]
     return listing
 
@@ -90,15 +96,20 @@ def table_arn(name: str, region: str, account: str, partition: str) -> str:
 
 def get_table(client: Any, name: str, arn: str) -> dict[str, Any]:
     """Describe one table and read its backups, tags, policy and exports, each captured apart."""
-    describe = _read(partial(client.describe_table, TableName=name))
+    describe = _read(partial(client.describe_table, TableName=name), required=("Table",))
     arn = str(describe.get("value", {}).get("Table", {}).get("TableArn") or arn)
     return {
         "TableName": name,
         "TableArn": arn,
         "describe": describe,
-        "continuous_backups": _read(partial(client.describe_continuous_backups, TableName=name)),
+        "continuous_backups": _read(
+            partial(client.describe_continuous_backups, TableName=name),
+            required=("ContinuousBackupsDescription",),
+        ),
         "tags": _read(partial(_tags, client, arn)),
-        "policy": _read(partial(client.get_resource_policy, ResourceArn=arn), NO_POLICY),
+        "policy": _read(
+            partial(client.get_resource_policy, ResourceArn=arn), NO_POLICY, ("Policy",)
+        ),
         "exports": get_exports(client, arn),
     }
 

@@ -13,9 +13,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from botocore.parsers import ResponseParserError
-
-from auditor.inventories.aws.calls import ERROR, READ, SKIPPED, attempt, clean, paginate
+from auditor.inventories.aws.calls import READ, SKIPPED, attempt, clean, paginate
 from auditor.inventories.aws.registry import Collected, Scope, Service, ServiceContext
 from auditor.inventories.regions import jurisdiction_of
 from auditor.model import Edge, Kind, Relation, Resource
@@ -42,13 +40,9 @@ COPIED_SNAPSHOT_VOLUME = "vol-ffffffff"
 
 
 def attempt_parsed(call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """`attempt`, also capturing an unparsable answer (moto serves an unimplemented call as a
-    500 HTML page, which botocore cannot parse) so that one missing fact never ends the service.
-    """
-    try:
-        return attempt(call)
-    except ResponseParserError:
-        return {"status": ERROR, "code": "ResponseParserError"}
+    """`attempt`: moto serves an unimplemented call (GetEbsDefaultKmsKeyId) as a 500 HTML page
+    botocore cannot parse, and `attempt` now captures that as an error like any other."""
+    return attempt(call)
 
 
 def get_instances(client: Any) -> list[dict[str, Any]]:
@@ -70,7 +64,8 @@ def get_snapshots(client: Any, account: str) -> list[dict[str, Any]]:
                     client.describe_snapshot_attribute,
                     SnapshotId=snapshot["SnapshotId"],
                     Attribute="createVolumePermission",
-                )
+                ),
+                required=("SnapshotId",),
             ),
         }
         for snapshot in own
@@ -88,7 +83,8 @@ def get_images(client: Any) -> list[dict[str, Any]]:
                     client.describe_image_attribute,
                     ImageId=image["ImageId"],
                     Attribute="launchPermission",
-                )
+                ),
+                required=("ImageId",),
             ),
         }
         for image in images
@@ -104,7 +100,9 @@ def get_ec2(client: Any, region: str, account: str) -> dict[str, Any]:
         "volumes": [clean(v) for v in paginate(client, "describe_volumes", "Volumes")],
         "snapshots": get_snapshots(client, account),
         "images": get_images(client),
-        "ebs_default_encryption": attempt_parsed(client.get_ebs_encryption_by_default),
+        "ebs_default_encryption": attempt(
+            client.get_ebs_encryption_by_default, required=("EbsEncryptionByDefault",)
+        ),
         "ebs_default_kms_key": attempt_parsed(client.get_ebs_default_kms_key_id),
     }
 

@@ -49,6 +49,7 @@ def get_repository(client: Any, repo: Mapping[str, Any]) -> dict[str, Any]:
         "policy": attempt(
             partial(client.get_repository_policy, repositoryName=name),
             {"RepositoryPolicyNotFoundException"},
+            required=("policyText",),
         ),
         "tags": attempt(partial(client.list_tags_for_resource, resourceArn=arn)),
     }
@@ -60,7 +61,11 @@ def get_ecr(client: Any, region: str) -> dict[str, Any]:
     return {
         "region": region,
         "registry": attempt(client.describe_registry),
-        "registry_policy": attempt(client.get_registry_policy, {"RegistryPolicyNotFoundException"}),
+        "registry_policy": attempt(
+            client.get_registry_policy,
+            {"RegistryPolicyNotFoundException"},
+            required=("policyText",),
+        ),
         "repositories": [get_repository(client, r) for r in repositories],
     }
 

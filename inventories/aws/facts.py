@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from auditor.inventories.aws.calls import READ
+from auditor.inventories.aws.calls import READ, unparsable_policy
 from auditor.inventories.aws.policy_rights import PolicyDocumentError, rights_from_policy
 from auditor.inventories.aws.s3 import resolve_kms_key
 from auditor.model import Edge, Relation
@@ -53,4 +53,5 @@ def resource_policy_rights(
     try:
         return rights_from_policy(document, uid, label, service).edges, status
     except PolicyDocumentError:
+        unparsable_policy(f"{service} policy")
         return (), INVALID

@@ -54,7 +54,9 @@ def get_function(client: Any, function: Mapping[str, Any]) -> dict[str, Any]:
     arn = str(function["FunctionArn"])
     return {
         "function": without_environment_values(function),
-        "policy": attempt(partial(client.get_policy, FunctionName=arn), NOT_FOUND),
+        "policy": attempt(
+            partial(client.get_policy, FunctionName=arn), NOT_FOUND, required=("Policy",)
+        ),
         "url": attempt(partial(client.get_function_url_config, FunctionName=arn), NOT_FOUND),
         "tags": attempt(partial(client.list_tags, Resource=arn)),
     }

@@ -16,7 +16,15 @@ from collections.abc import Iterator, Mapping
 from functools import partial
 from typing import Any
 
-from auditor.inventories.aws.calls import READ, SKIPPED, attempt, clean, paginate
+from auditor.inventories.aws.calls import (
+    READ,
+    SKIPPED,
+    attempt,
+    clean,
+    paginate,
+    require,
+    unparsable_policy,
+)
 from auditor.inventories.aws.policy_rights import PolicyDocumentError, rights_from_policy
 from auditor.inventories.aws.registry import Collected, Scope, Service, ServiceContext
 from auditor.model import Edge, Kind, Record, Relation, Resource
@@ -63,12 +71,14 @@ def _credential_report(client: Any) -> dict[str, Any]:
     caller records as the report's status.
     """
     for attempt_number in range(REPORT_POLL_ATTEMPTS):
-        if client.generate_credential_report().get("State") == "COMPLETE":
+        # An answer without a State would otherwise be waited on as "not ready yet".
+        state = require(client.generate_credential_report(), "State", "GenerateCredentialReport")
+        if state == "COMPLETE":
             break
         time.sleep(min(REPORT_POLL_SECONDS * 2**attempt_number, REPORT_POLL_MAX_SECONDS))
     report = client.get_credential_report()
     return {
-        "Content": bytes(report["Content"]).decode("utf-8"),
+        "Content": bytes(require(report, "Content", "GetCredentialReport")).decode("utf-8"),
         "GeneratedTime": report.get("GeneratedTime"),
     }
 
@@ -96,7 +106,12 @@ def get_account(client: Any) -> dict[str, Any]:
     """Account-level IAM facts, each captured apart: a denied one does not hide the others."""
     return {
         "summary": attempt(client.get_account_summary),
-        "password_policy": attempt(client.get_account_password_policy, ("NoSuchEntity",)),
+        # IAM always answers the minimum length of a password policy that exists.
+        "password_policy": attempt(
+            client.get_account_password_policy,
+            ("NoSuchEntity",),
+            required=("PasswordPolicy.MinimumPasswordLength",),
+        ),
         "credential_report": attempt(partial(_credential_report, client)),
         **_providers(client),
     }
@@ -309,6 +324,7 @@ def transform_roles(
             try:
                 edges = rights_from_policy(trust, arn, f"trust policy of {arn}", "sts").edges
             except PolicyDocumentError:
+                unparsable_policy("trust policy")
                 attrs["trust_policy_status"] = "invalid"
         yield _principal(role, Kind.ROLE, account, partition, attrs)
         yield from edges

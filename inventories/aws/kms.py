@@ -62,7 +62,7 @@ def _tags(client: Any, key_id: str) -> dict[str, Any]:
 def get_key(client: Any, key: Mapping[str, Any]) -> dict[str, Any]:
     """Describe one key and read its policy, rotation status and tags, each captured apart."""
     key_id = str(key["KeyId"])
-    describe = attempt(partial(client.describe_key, KeyId=key_id))
+    describe = attempt(partial(client.describe_key, KeyId=key_id), required=("KeyMetadata",))
     meta = describe.get("value", {}).get("KeyMetadata", {})
     customer = meta.get("KeyManager") == "CUSTOMER"
     skipped = {"status": SKIPPED if describe["status"] != READ else NOT_APPLICABLE}
@@ -70,9 +70,16 @@ def get_key(client: Any, key: Mapping[str, Any]) -> dict[str, Any]:
         "KeyId": key_id,
         "KeyArn": key.get("KeyArn"),
         "describe": describe,
-        "policy": attempt(partial(client.get_key_policy, KeyId=key_id, PolicyName="default")),
+        # Every key has a policy: an answer without one says nothing about who may use it.
+        "policy": attempt(
+            partial(client.get_key_policy, KeyId=key_id, PolicyName="default"),
+            required=("Policy",),
+        ),
         "rotation": (
-            attempt(partial(client.get_key_rotation_status, KeyId=key_id))
+            attempt(
+                partial(client.get_key_rotation_status, KeyId=key_id),
+                required=("KeyRotationEnabled",),
+            )
             if _rotates(meta)
             else skipped
         ),

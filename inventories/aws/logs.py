@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from functools import partial
 from typing import Any
 
-from auditor.inventories.aws.calls import READ, attempt, paginate
+from auditor.inventories.aws.calls import READ, attempt, paginate, unparsable_policy
 from auditor.inventories.aws.facts import INVALID
 from auditor.inventories.aws.policy_rights import PolicyDocumentError, rights_from_policy
 from auditor.inventories.aws.registry import Collected, Scope, Service, ServiceContext
@@ -136,6 +136,7 @@ def _policy_rights(policies: Mapping[str, Any], uid: str) -> tuple[list[Edge], l
                 ).edges
             ]
         except PolicyDocumentError:
+            unparsable_policy("logs resource policy")
             status = INVALID
             continue
         for edge in found:
@@ -226,6 +227,7 @@ def transform_destination(
         try:
             edges = rights_from_policy(document, arn, label, "logs").edges
         except PolicyDocumentError:
+            unparsable_policy("logs destination policy")
             status = INVALID
     yield Resource(
         uid=arn,

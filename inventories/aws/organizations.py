@@ -138,7 +138,9 @@ def _policy(client: Any, summary: Mapping[str, Any]) -> dict[str, Any]:
     targets = partial(_listing, client, "list_targets_for_policy", "Targets", PolicyId=policy_id)
     return {
         "summary": summary,
-        "describe": attempt(partial(client.describe_policy, PolicyId=policy_id)),
+        "describe": attempt(
+            partial(client.describe_policy, PolicyId=policy_id), required=("Policy.Content",)
+        ),
         "targets": attempt(targets),
     }
 

@@ -17,11 +17,13 @@ from typing import Any
 from auditor.inventories.aws.calls import (
     DENIED,
     ERROR,
+    INCOMPLETE,
     NOT_APPLICABLE,
     READ,
     attempt,
     clean,
     paginate,
+    unusable,
 )
 from auditor.inventories.aws.policy_rights import PUBLIC
 from auditor.inventories.aws.registry import Collected, Scope, Service, ServiceContext
@@ -63,12 +65,23 @@ def _snapshot_attributes(client: Any, snapshot: Mapping[str, Any], cluster: bool
             client.describe_db_cluster_snapshot_attributes,
             DBClusterSnapshotIdentifier=snapshot["DBClusterSnapshotIdentifier"],
         )
+        result = "DBClusterSnapshotAttributesResult"
+        operation = "DescribeDBClusterSnapshotAttributes"
     else:
         describe = partial(
             client.describe_db_snapshot_attributes,
             DBSnapshotIdentifier=snapshot["DBSnapshotIdentifier"],
         )
-    return attempt(describe)
+        result, operation = "DBSnapshotAttributesResult", "DescribeDBSnapshotAttributes"
+    fact = attempt(describe, required=(result,))
+    if fact["status"] != READ:
+        return fact
+    listed = fact["value"][result]
+    entries = listed.get("DBSnapshotAttributes") or listed.get("DBClusterSnapshotAttributes", [])
+    # An attribute without its name could be "restore": the sharing is unknown, not absent.
+    if any(not entry.get("AttributeName") for entry in entries):
+        return unusable(operation, INCOMPLETE)
+    return fact
 
 
 def get_snapshots(client: Any, cluster: bool) -> list[dict[str, Any]]:

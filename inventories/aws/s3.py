@@ -12,7 +12,17 @@ from collections.abc import Iterator, Mapping, Sequence
 from functools import partial
 from typing import Any
 
-from auditor.inventories.aws.calls import DENIED, ERROR, NONE, READ, SKIPPED, attempt
+from auditor.inventories.aws.calls import (
+    DENIED,
+    ERROR,
+    INCOMPLETE,
+    NONE,
+    READ,
+    SKIPPED,
+    attempt,
+    unparsable_policy,
+    unusable,
+)
 from auditor.inventories.aws.policy_rights import (
     PolicyDocumentError,
     PolicyRights,
@@ -46,6 +56,8 @@ PERMISSIONS: tuple[str, ...] = tuple(sorted(set(OPERATIONS.values())))
 
 NATIVE_TYPE = "s3:bucket"
 PAB_KEYS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+# S3 answers every setting; a missing one must not read as "off".
+PAB_FIELDS = tuple(f"PublicAccessBlockConfiguration.{key}" for key in PAB_KEYS)
 NO_PAB = frozenset({"NoSuchPublicAccessBlockConfiguration"})
 KMS_ALGORITHMS = frozenset({"aws:kms", "aws:kms:dsse"})
 # The key S3 uses when SSE-KMS names none.
@@ -75,9 +87,19 @@ def _location_region(location: Mapping[str, Any], partition: str) -> str | None:
     return bucket_region(location["value"].get("LocationConstraint"), partition)
 
 
+def _location(clients: Clients, name: str, home: str, partition: str) -> dict[str, Any]:
+    """GetBucketLocation of one bucket.  No constraint means us-east-1 in `aws` only: elsewhere
+    it is an answer without its one fact, and the bucket's country would go unknown unsaid."""
+    fact = attempt(partial(clients.get("s3", home).get_bucket_location, Bucket=name))
+    unplaced = fact["status"] == READ and not fact["value"].get("LocationConstraint")
+    if unplaced and partition != "aws":
+        return unusable("GetBucketLocation", INCOMPLETE)
+    return fact
+
+
 def get_bucket(clients: Clients, name: str, home: str, partition: str) -> dict[str, Any]:
     """Read every fact of one bucket, in the bucket's own region."""
-    location = attempt(partial(clients.get("s3", home).get_bucket_location, Bucket=name))
+    location = _location(clients, name, home, partition)
     client = clients.get("s3", _location_region(location, partition) or home)
     return {
         "Name": name,
@@ -86,18 +108,37 @@ def get_bucket(clients: Clients, name: str, home: str, partition: str) -> dict[s
         "encryption": attempt(
             partial(client.get_bucket_encryption, Bucket=name),
             {"ServerSideEncryptionConfigurationNotFoundError"},
+            required=("ServerSideEncryptionConfiguration",),
         ),
         "replication": attempt(
             partial(client.get_bucket_replication, Bucket=name),
             {"ReplicationConfigurationNotFoundError"},
+            required=("ReplicationConfiguration",),
         ),
         "public_access_block": attempt(
-            partial(client.get_public_access_block, Bucket=name), NO_PAB
+            partial(client.get_public_access_block, Bucket=name), NO_PAB, required=PAB_FIELDS
         ),
         "policy": attempt(partial(client.get_bucket_policy, Bucket=name), {"NoSuchBucketPolicy"}),
-        "acl": attempt(partial(client.get_bucket_acl, Bucket=name)),
+        "acl": checked_acl(attempt(partial(client.get_bucket_acl, Bucket=name))),
         **get_bucket_retention_and_flows(client, name),
     }
+
+
+# What names the grantee of an ACL grant, by grantee type.
+GRANTEE_IDS = {"CanonicalUser": "ID", "Group": "URI", "AmazonCustomerByEmail": "EmailAddress"}
+
+
+def checked_acl(fact: dict[str, Any]) -> dict[str, Any]:
+    """The ACL fact, or an error when a grant does not say what it grants to whom: read as
+    is, such a grant would silently drop out (a public grant among them)."""
+    if fact["status"] != READ:
+        return fact
+    for grant in fact["value"].get("Grants", []):
+        grantee = grant.get("Grantee") or {}
+        named_by = GRANTEE_IDS.get(str(grantee.get("Type")), "")
+        if not grant.get("Permission") or not grantee.get(named_by):
+            return unusable("GetBucketAcl", INCOMPLETE)
+    return fact
 
 
 def _inventories(client: Any, name: str) -> dict[str, Any]:
@@ -121,6 +162,7 @@ def get_bucket_retention_and_flows(client: Any, name: str) -> dict[str, Any]:
         "object_lock": attempt(
             partial(client.get_object_lock_configuration, Bucket=name),
             {"ObjectLockConfigurationNotFoundError"},
+            required=("ObjectLockConfiguration.ObjectLockEnabled",),
         ),
         "lifecycle": attempt(
             partial(client.get_bucket_lifecycle_configuration, Bucket=name),
@@ -169,7 +211,9 @@ def get_s3(clients: Clients, account: str, home: str, partition: str) -> dict[st
     client = clients.get("s3", home)
     listing = client.list_buckets()
     account_pab = attempt(
-        partial(clients.get("s3control", home).get_public_access_block, AccountId=account), NO_PAB
+        partial(clients.get("s3control", home).get_public_access_block, AccountId=account),
+        NO_PAB,
+        required=PAB_FIELDS,
     )
     names = [str(b["Name"]) for b in listing.get("Buckets", [])]
     buckets = [get_bucket(clients, name, home, partition) for name in names]
@@ -311,6 +355,7 @@ def _rights(
                 document, uid, label, "s3", pab["RestrictPublicBuckets"] is True
             )
         except PolicyDocumentError:
+            unparsable_policy("s3 bucket policy")
             found, status = PolicyRights(), "invalid"
         edges += found.edges
         blocked += found.public_blocked

@@ -38,8 +38,9 @@ def get_secret(client: Any, listed: Mapping[str, Any]) -> dict[str, Any]:
     arn = str(listed["ARN"])
     return {
         "listed": listed,
-        "describe": attempt(partial(client.describe_secret, SecretId=arn)),
-        "policy": attempt(partial(client.get_resource_policy, SecretId=arn)),
+        "describe": attempt(partial(client.describe_secret, SecretId=arn), required=("ARN",)),
+        # Without a policy the answer still names the secret: one that does not is not "none".
+        "policy": attempt(partial(client.get_resource_policy, SecretId=arn), required=("ARN",)),
     }
 
 

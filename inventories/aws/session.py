@@ -8,9 +8,11 @@ built, let alone sent.
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 import threading
 import weakref
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -18,10 +20,18 @@ from urllib.parse import urlsplit, urlunsplit
 import boto3
 from botocore.client import BaseClient
 from botocore.config import Config
+from botocore.parsers import ResponseParserError
 
 from auditor.errors import ReadOnlyViolation
 
 log = logging.getLogger(__name__)
+
+# At DEBUG (`govaudit -vv`) these botocore loggers print every request's headers (the session
+# token), its signing material and every response body (Lambda environment values, which the
+# adapters drop at once).  Credentials must never reach a log, whatever the verbosity.
+WIRE_LOGGERS = ("botocore.auth", "botocore.endpoint", "botocore.parsers")
+for _name in WIRE_LOGGERS:
+    logging.getLogger(_name).setLevel(logging.INFO)
 
 # Tests lower this so an unreachable endpoint fails fast instead of backing off for minutes.
 MAX_ATTEMPTS = 8
@@ -82,8 +92,103 @@ def call_count() -> int:
     return int(getattr(_calls, "count", 0))
 
 
-def _count_request(**_: Any) -> None:
+def last_operation() -> str:
+    """The operation the current thread last sent: a network error does not name it."""
+    return str(getattr(_calls, "operation", "") or "request")
+
+
+def _count_request(event_name: str = "", **_: Any) -> None:
     _calls.count = call_count() + 1
+    _calls.operation = event_name.rsplit(".", 1)[-1]
+
+
+class MalformedAnswerError(ResponseParserError):  # type: ignore[misc]  # botocore has no types
+    """A successful (2xx) answer that is not what the operation returns: a body that does not
+    parse, or one without a field the API always sends.
+
+    botocore reads a JSON body it cannot parse as `{"message": body}` and a missing field as an
+    absent setting, so without this a proxy's error page or a cut-off answer would be taken as
+    "no keys", "no policy", "no grants".
+    """
+
+
+_JSON_PROTOCOLS = frozenset({"json", "rest-json"})
+_XML_PROTOCOLS = frozenset({"query", "ec2", "rest-xml"})
+
+
+def _raw_payload(model: Any) -> bool:
+    """True when the answer is a document of its own (S3's bucket policy), not JSON or XML."""
+    shape = model.output_shape
+    if shape is None or model.has_streaming_output:
+        return True
+    payload = shape.serialization.get("payload")
+    return bool(payload) and shape.members[payload].type_name in ("blob", "string")
+
+
+def _check_body(operation_model: Any, response_dict: dict[str, Any], **_: Any) -> None:
+    """botocore `before-parse` handler: refuse a 2xx body that is not the JSON or XML expected."""
+    body = response_dict.get("body") or b""
+    if not 200 <= int(response_dict.get("status_code", 0)) < 300 or not body:
+        return
+    if _raw_payload(operation_model):
+        return
+    protocol = operation_model.service_model.resolved_protocol
+    name = operation_model.name
+    if protocol in _JSON_PROTOCOLS:
+        try:
+            document = json.loads(body)
+        except ValueError:
+            raise MalformedAnswerError(f"{name}: HTTP 200 body is not JSON") from None
+        if not isinstance(document, dict):
+            raise MalformedAnswerError(f"{name}: HTTP 200 body is not a JSON object")
+    elif protocol in _XML_PROTOCOLS:
+        try:
+            # The parser botocore itself runs on these bytes next.
+            parser = ET.XMLParser()  # noqa: S314
+            parser.feed(body)
+            parser.close()
+        except ET.ParseError:
+            raise MalformedAnswerError(f"{name}: HTTP 200 body is not XML") from None
+
+
+def _missing(shape: Any, value: Any, path: str) -> str | None:
+    """Where `value` breaks `shape` first: a null list item or map value (botocore keeps
+    those), or an absent member the API model marks required; None when it does not."""
+    if value is None:
+        return path
+    kind = shape.type_name
+    if kind == "structure" and isinstance(value, dict):
+        for member in shape.metadata.get("required", ()):
+            if value.get(member) is None:
+                return f"{path}.{member}"
+        # An optional member may be None: botocore's own S3 handler sets LocationConstraint so.
+        children = [
+            (s, value[n], f"{path}.{n}")
+            for n, s in shape.members.items()
+            if value.get(n) is not None
+        ]
+    elif kind == "list" and isinstance(value, list):
+        # AWS lists no item without a single field ({} is what an answer stripped of its values
+        # parses into); an empty object elsewhere is real (IAM's RoleLastUsed of an unused role).
+        if shape.member.type_name == "structure" and {} in value:
+            return f"{path}[{value.index({})}]"
+        children = [(shape.member, v, f"{path}[{i}]") for i, v in enumerate(value)]
+    elif kind == "map" and isinstance(value, dict):
+        children = [(shape.value, v, f"{path}.{k}") for k, v in value.items()]
+    else:
+        return None
+    for child_shape, child, child_path in children:
+        if (found := _missing(child_shape, child, child_path)) is not None:
+            return found
+    return None
+
+
+def _check_shape(http_response: Any, parsed: dict[str, Any], model: Any, **_: Any) -> None:
+    """botocore `after-call` handler: refuse a 2xx answer with nulls or required fields missing."""
+    if model.output_shape is None or not 200 <= int(http_response.status_code) < 300:
+        return
+    if (found := _missing(model.output_shape, parsed, "")) is not None:
+        raise MalformedAnswerError(f"{model.name}: answer without {found.lstrip('.') or 'a body'}")
 
 
 # Every client that carries the guard; `Clients.put` accepts no other.
@@ -149,6 +254,8 @@ def make_client(
     events.register_first("before-parameter-build.*.*", _guard, unique_id="govaudit-ro-1")
     events.register_first("before-call.*.*", _guard, unique_id="govaudit-ro-2")
     events.register("before-send.*.*", _count_request, unique_id="govaudit-count")
+    events.register("before-parse.*.*", _check_body, unique_id="govaudit-body")
+    events.register("after-call.*.*", _check_shape, unique_id="govaudit-shape")
     if service == "s3control" and endpoint_url:
         host = urlsplit(endpoint_url).hostname or ""
         if _is_loopback_literal(host):

@@ -37,7 +37,8 @@ def get_queue(client: Any, url: str) -> dict[str, Any]:
     return {
         "QueueUrl": url,
         "attributes": attempt(
-            partial(client.get_queue_attributes, QueueUrl=url, AttributeNames=["All"])
+            partial(client.get_queue_attributes, QueueUrl=url, AttributeNames=["All"]),
+            required=("Attributes",),
         ),
         "tags": attempt(partial(client.list_queue_tags, QueueUrl=url)),
     }

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from auditor.inventories.aws.calls import READ, attempt, clean, paginate
+from auditor.inventories.aws.calls import READ, attempt, clean, paginate, require
 from auditor.inventories.aws.ec2 import tag_dict
 from auditor.inventories.aws.registry import Collected, Scope, Service, ServiceContext
 from auditor.inventories.regions import jurisdiction_of
@@ -38,23 +38,33 @@ DEAD_PEERING = frozenset({"deleted", "deleting", "rejected", "failed", "expired"
 DEAD_ATTACHMENT = frozenset({"deleted", "deleting", "rejected", "rejecting", "failed", "failing"})
 OPEN_CIDRS = frozenset({"0.0.0.0/0", "::/0"})
 
-# Raw keys of the facts read besides the VPC listing, with the item key each listing holds.
+# Raw keys of the facts read besides the VPC listing, with the item key each listing holds
+# and the id every item of it carries.
 LISTINGS = {
-    "flow_logs": ("describe_flow_logs", "FlowLogs"),
-    "peerings": ("describe_vpc_peering_connections", "VpcPeeringConnections"),
+    "flow_logs": ("describe_flow_logs", "FlowLogs", "FlowLogId"),
+    "peerings": (
+        "describe_vpc_peering_connections",
+        "VpcPeeringConnections",
+        "VpcPeeringConnectionId",
+    ),
     "transit_gateway_peerings": (
         "describe_transit_gateway_peering_attachments",
         "TransitGatewayPeeringAttachments",
+        "TransitGatewayAttachmentId",
     ),
-    "security_groups": ("describe_security_groups", "SecurityGroups"),
+    "security_groups": ("describe_security_groups", "SecurityGroups", "GroupId"),
 }
 
 
 # --- get (boto3) ------------------------------------------------------------------------------
 
 
-def _listing(client: Any, operation: str, key: str) -> dict[str, Any]:
-    return {key: clean(paginate(client, operation, key))}
+def _listing(client: Any, operation: str, key: str, ident: str) -> dict[str, Any]:
+    items = clean(paginate(client, operation, key))
+    # An item without its id would become a peering of "None" or a group nobody can name.
+    for item in items:
+        require(item, ident, operation)
+    return {key: items}
 
 
 def get_vpc(client: Any, region: str, account: str) -> dict[str, Any]:
@@ -64,8 +74,8 @@ def get_vpc(client: Any, region: str, account: str) -> dict[str, Any]:
         "account": account,
         "vpcs": clean(paginate(client, "describe_vpcs", "Vpcs")),
     }
-    for fact, (operation, key) in LISTINGS.items():
-        raw[fact] = attempt(partial(_listing, client, operation, key))
+    for fact, (operation, key, ident) in LISTINGS.items():
+        raw[fact] = attempt(partial(_listing, client, operation, key, ident))
     return raw
 
 

@@ -488,7 +488,9 @@ def test_denied_sub_calls_are_recorded_per_queue(monkeypatch):
     deny(stub, "list_queue_tags")
     records = run_services(monkeypatch, clients, identity_of(MAIN, "aws-cn"), [CN1], [sqs.SERVICE])
     resources, edges = split(records)
-    assert coverage_of(records) == {(CN1, "sqs", Outcome.OK, "1 queues")}
+    # The queue is kept with its unread facts marked; the row says the service was not fully read.
+    faults = "faults: GetQueueAttributes AccessDenied×1, ListQueueTags AccessDenied×1"
+    assert coverage_of(records) == {(CN1, "sqs", Outcome.DENIED, f"1 queues; {faults}")}
     assert resources[ORDERS].attrs["encryption_status"] == "denied"
     assert resources[ORDERS].attrs["tags_status"] == "denied"
     assert edges == []
