@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import zipfile
 from pathlib import Path
@@ -23,6 +24,11 @@ import pytest
 from auditor.cli import main
 from auditor.demo import sample_policy_path
 from auditor.demo_estate import ACCOUNTS, demo_credentials
+
+# The in-process moto server logs each request through werkzeug to the root logger, whose
+# handler an earlier CLI run bound to a stream pytest has since closed: its "Logging error"
+# would land in the stderr this test reads as govaudit's own JSON log lines.
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
 pytestmark = pytest.mark.moto
 
