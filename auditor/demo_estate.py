@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -324,6 +325,27 @@ def seed_estate(endpoint_url: str) -> dict[str, Credentials]:
         credentials[account.account] = creds
         _seed_account(endpoint_url, account, creds, ESTATES[account.account])
     return credentials
+
+
+def write_profiles(
+    credentials: dict[str, Credentials], credentials_file: Path, config_file: Path
+) -> list[str]:
+    """AWS credentials and config files with one profile per demo account; the profile names."""
+    creds_lines, config_lines, names = [], [], []
+    for account in ACCOUNTS:
+        c = credentials[account.account]
+        name = f"demo-{account.account}"
+        names.append(name)
+        creds_lines += [
+            f"[{name}]",
+            f"aws_access_key_id = {c.access_key}",
+            f"aws_secret_access_key = {c.secret_key}",
+            f"aws_session_token = {c.token}",
+        ]
+        config_lines += [f"[profile {name}]", f"region = {account.regions[0]}"]
+    credentials_file.write_text("\n".join(creds_lines) + "\n")
+    config_file.write_text("\n".join(config_lines) + "\n")
+    return names
 
 
 def _seed_account(endpoint: str, account: DemoAccount, creds: Credentials, estate: Estate) -> None:

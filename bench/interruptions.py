@@ -50,7 +50,7 @@ from pathlib import Path
 
 from auditor import evidence
 from auditor.demo import moto_server, sample_policy_path
-from auditor.demo_estate import ACCOUNTS, seed_estate
+from auditor.demo_estate import ACCOUNTS, seed_estate, write_profiles
 from auditor.store import RUN_COMPLETE, RunInfo, Store
 
 ALL_REGIONS = ("cn-north-1", "cn-northwest-1", "ap-east-1", "eu-central-1")
@@ -85,21 +85,8 @@ class Estate:
 
 def seed(endpoint: str, folder: Path) -> Estate:
     """Seed the demo estate and write an AWS profile per account into `folder`."""
-    credentials = seed_estate(endpoint)
-    creds_lines, config_lines = [], []
-    for account in ACCOUNTS:
-        c = credentials[account.account]
-        name = f"demo-{account.account}"
-        creds_lines += [
-            f"[{name}]",
-            f"aws_access_key_id = {c.access_key}",
-            f"aws_secret_access_key = {c.secret_key}",
-            f"aws_session_token = {c.token}",
-        ]
-        config_lines += [f"[profile {name}]", f"region = {account.regions[0]}"]
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "credentials").write_text("\n".join(creds_lines) + "\n")
-    (folder / "config").write_text("\n".join(config_lines) + "\n")
+    write_profiles(seed_estate(endpoint), folder / "credentials", folder / "config")
     # The children must see these profiles and nothing of the caller's own AWS setup.
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env["AWS_SHARED_CREDENTIALS_FILE"] = str(folder / "credentials")

@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
+from auditor import demo_estate
 from auditor.cli import main
 from auditor.demo import sample_policy_path
-from auditor.demo_estate import ACCOUNTS, seed_estate
+from auditor.demo_estate import seed_estate
 
 # Every risk the demo estate plants, and nothing else: (check, native type, resource name).
 # Every FAIL of the demo estate audited with the sample policy: the planted risks (README
@@ -114,21 +115,11 @@ EXPECTED_UNKNOWN = {
 
 def write_profiles(endpoint: str) -> list[str]:
     """AWS config and credentials files with one profile per demo account."""
-    credentials = seed_estate(endpoint)
-    creds_lines, config_lines = [], []
-    for account in ACCOUNTS:
-        c = credentials[account.account]
-        name = f"demo-{account.account}"
-        creds_lines += [
-            f"[{name}]",
-            f"aws_access_key_id = {c.access_key}",
-            f"aws_secret_access_key = {c.secret_key}",
-            f"aws_session_token = {c.token}",
-        ]
-        config_lines += [f"[profile {name}]", f"region = {account.regions[0]}"]
-    Path(os.environ["AWS_SHARED_CREDENTIALS_FILE"]).write_text("\n".join(creds_lines) + "\n")
-    Path(os.environ["AWS_CONFIG_FILE"]).write_text("\n".join(config_lines) + "\n")
-    return [f"demo-{a.account}" for a in ACCOUNTS]
+    return demo_estate.write_profiles(
+        seed_estate(endpoint),
+        Path(os.environ["AWS_SHARED_CREDENTIALS_FILE"]),
+        Path(os.environ["AWS_CONFIG_FILE"]),
+    )
 
 
 def names(db: Path) -> dict[str, tuple[str, str]]:
