@@ -3,7 +3,7 @@ documents, dates and the wording of messages."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -12,8 +12,41 @@ from auditor.inventories.aws.policy_rights import NARROWING_KEYS, load_document
 from auditor.model import Kind, Relation, Resource, Severity, Status
 from auditor.policy import Classification, Department, Verdict
 
-# Facts an adapter could not read are marked so; checks over them say UNKNOWN.
-UNREADABLE = frozenset({"denied", "error"})
+# Facts an adapter could not read are marked so; checks over them say UNKNOWN. A document
+# read but not parsable ("invalid") tells no more than one never read.
+UNREADABLE = frozenset({"denied", "error", "invalid"})
+
+
+# Coverage outcomes after which a service's silence means "there is nothing".
+COLLECTED = frozenset({"ok", "not_enabled"})
+
+
+def collection_gaps(ctx: CheckContext, service: str) -> dict[str, str]:
+    """Accounts where coverage says `service` was not (fully) collected, with why.
+
+    An account coverage says nothing of (a context built by hand) is taken at its inventory.
+    """
+    outcomes: dict[str, dict[str, str]] = {}
+    for (account, region, svc), outcome in ctx.coverage.items():
+        regions = outcomes.setdefault(account, {})
+        if svc == service:
+            regions[region] = outcome
+    gaps: dict[str, str] = {}
+    for account, regions in outcomes.items():
+        failed = sorted(f"{r}: {out}" for r, out in regions.items() if out not in COLLECTED)
+        if not regions:
+            gaps[account] = f"{service} was not collected in account {account}"
+        elif failed:
+            gaps[account] = (
+                f"{service} could not be listed in account {account} ({', '.join(failed)})"
+            )
+    return gaps
+
+
+def identity_unread(ctx: CheckContext, accounts: Iterable[str]) -> list[str]:
+    """Why IAM of these accounts was not fully read: who holds rights there is then unknown."""
+    gaps = collection_gaps(ctx, "iam")
+    return [gaps[account] for account in sorted(set(accounts)) if account in gaps]
 
 
 def own_resources(ctx: CheckContext, *kinds: Kind) -> Iterator[Resource]:
@@ -42,6 +75,22 @@ def classification_of(ctx: CheckContext, resource: Resource) -> Verdict:
             cls, src = max(protected, key=lambda item: item[0].rank)
             return Verdict(cls, f"protects {src} ({cls.name})")
     return policy.classify(resource.tags)
+
+
+def class_unread(ctx: CheckContext, resource: Resource) -> list[str]:
+    """Resources whose unread tags `classification_of(resource)` stands on: its class is then
+    a guess (the untagged default), good enough to fail on but never to pass on."""
+    if unreadable(resource, "tags"):
+        return [resource.name]
+    if resource.kind != Kind.KEY or ctx.policy.classification_tag in resource.tags:
+        return []
+    return sorted(
+        ctx.resources[src].name
+        for src, _, data in ctx.graph.in_edges(resource.uid, data=True)
+        if data["relation"] == Relation.ENCRYPTED_BY
+        and src in ctx.resources
+        and unreadable(ctx.resources[src], "tags")
+    )
 
 
 def weighted(cls: Classification, restricted: Severity, other: Severity) -> Severity:

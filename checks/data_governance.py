@@ -13,8 +13,10 @@ from collections.abc import Iterator
 from auditor.checking import CheckContext, CheckMeta, Result, Theme, check
 from auditor.checks.common import (
     account_department,
+    identity_unread,
     own_resources,
     owner_department,
+    shortlist,
     unknown,
     unreadable,
 )
@@ -181,15 +183,15 @@ def label_drift(ctx: CheckContext) -> Iterator[Result]:
 def sharing_without_agreement(ctx: CheckContext) -> Iterator[Result]:
     policy = ctx.policy
     for store in own_resources(ctx, *DATA_KINDS):
+        if missing := unreadable(store, "tags"):
+            yield unknown(store, missing)  # neither its owner nor its 共享属性 is known
+            continue
         owner = owner_department(ctx, store)
         if owner is None:
             continue  # RSP-001 reports stores nobody owns
         raw = store.tags.get(policy.sharing_tag, "").strip()
         attribute = SHARING_VALUES.get(raw.casefold(), SHARING_VALUES.get(raw, "conditional"))
-        reached = _departments_reached(ctx, store, owner)
-        if not reached:
-            yield Result(store, Status.PASS, f"{store.name} stays within {owner.name}")
-            continue
+        reached, blind = _departments_reached(ctx, store, owner)
         breaches: list[str] = []
         covered: list[str] = []
         evidence: list[str] = []
@@ -209,6 +211,14 @@ def sharing_without_agreement(ctx: CheckContext) -> Iterator[Result]:
             severity = Severity.CRITICAL if attribute == "none" else Severity.HIGH
             message = f"{store.name} of {owner.name}: {'; '.join(breaches)}"
             yield Result(store, Status.FAIL, message, tuple(evidence), severity)
+        elif blind and attribute != "unconditional":
+            message = (
+                f"who outside {owner.name} reaches {store.name} is not fully known: "
+                f"{'; '.join(blind)}; not assessed"
+            )
+            yield Result(store, Status.UNKNOWN, message, tuple(evidence))
+        elif not reached:
+            yield Result(store, Status.PASS, f"{store.name} stays within {owner.name}")
         else:
             message = f"{store.name} of {owner.name} is shared with {'; '.join(covered)}"
             yield Result(store, Status.PASS, message, tuple(evidence))
@@ -216,22 +226,35 @@ def sharing_without_agreement(ctx: CheckContext) -> Iterator[Result]:
 
 def _departments_reached(
     ctx: CheckContext, store: Resource, owner: Department
-) -> list[tuple[Department, str, tuple[str, ...]]]:
-    """Other departments that receive a copy of the store or can read it."""
+) -> tuple[list[tuple[Department, str, tuple[str, ...]]], list[str]]:
+    """Other departments that receive a copy of the store or can read it, and what could not
+    be seen: copies whose owner tag was not read, accounts whose IAM was not read."""
     found: dict[str, tuple[Department, str, tuple[str, ...]]] = {}
+    untagged: list[str] = []
     for node, path in data_reaches(ctx.graph, store.uid, COPIES).items():
         target = ctx.resources.get(node)
+        if target is not None and unreadable(target, "tags"):
+            untagged.append(target.name)
+            continue
         dept = owner_department(ctx, target) if target else None
         if dept is not None and dept.id != owner.id:
             found.setdefault(dept.id, (dept, "receives a copy", explain_path(ctx.graph, path)))
+    # Readers are judged from identity policies: the store's account's, and those of any own
+    # account the store's policy grants to as a whole.
+    accounts = {store.account or ""}
     for grant in who_can(ctx.graph, store.uid, Relation.CAN_READ):
+        if grant.principal.startswith("account:"):
+            accounts.add(grant.principal.removeprefix("account:"))
         principal = ctx.resources.get(grant.principal)
         if principal is None or principal.kind not in PRINCIPAL_KINDS:
             continue
         dept = owner_department(ctx, principal)
         if dept is not None and dept.id != owner.id:
             found.setdefault(dept.id, (dept, "can read it", explain_path(ctx.graph, grant.path)))
-    return list(found.values())
+    blind = identity_unread(ctx, accounts)
+    if untagged:
+        blind.insert(0, f"the tags of {shortlist(sorted(untagged))} (copies) were not read")
+    return list(found.values()), blind
 
 
 def _agreement(

@@ -16,6 +16,7 @@ from auditor.checks.common import (
     UNREADABLE,
     as_date,
     class_label,
+    class_unread,
     classification_of,
     own_resources,
     plural,
@@ -127,6 +128,10 @@ def _judge_custody(ctx: CheckContext, key: Resource, stores: list[str]) -> Resul
     label = class_label(key, verdict)
     evidence = _evidence(key, stores)
     severity = Severity.CRITICAL if level == "hyok" else Severity.HIGH
+    # A class read off unread tags may be too lax: it can fail the key, never clear it.
+    blind = class_unread(ctx, key)
+    if level in NO_CUSTODY and blind:
+        return _class_unknown(key, blind, evidence, severity)
     if level in NO_CUSTODY:
         message = f"{label}: its class sets key custody {level!r}, which any key meets"
         return Result(key, Status.PASS, message, evidence, severity)
@@ -148,8 +153,20 @@ def _judge_custody(ctx: CheckContext, key: Resource, stores: list[str]) -> Resul
             f"{wanted}, but the key has {held}"
         )
         return Result(key, Status.FAIL, message, evidence, severity)
+    if blind and level != "hyok":
+        return _class_unknown(key, blind, evidence, severity)
     message = f"{label} has {held}, which meets key custody {level!r}"
     return Result(key, Status.PASS, message, evidence, severity)
+
+
+def _class_unknown(
+    key: Resource, blind: list[str], evidence: tuple[str, ...], severity: Severity
+) -> Result:
+    message = (
+        f"could not read the tags of {shortlist(blind)}, so the class of {key.name} is "
+        "unknown; custody not assessed"
+    )
+    return Result(key, Status.UNKNOWN, message, evidence, severity)
 
 
 # --- KEY-003 ----------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from auditor.checks.common import (
     account_label,
     class_label,
     classification_of,
+    collection_gaps,
     inventoried,
     own_resources,
     policy_statements,
@@ -40,36 +41,12 @@ ACCOUNT_TYPE = "iam:account"
 VPC_TYPE = "ec2:vpc"
 # Fact statuses that mean the adapter has the answer (`none`: asked, nothing configured).
 KNOWN = frozenset({"read", "none"})
-# Coverage outcomes after which a service's silence means "there is nothing".
-COLLECTED = frozenset({"ok", "not_enabled"})
 GLOBAL_REGION = "global"
 
 
 def _known(resource: Resource, fact: str) -> bool:
     """Whether `<fact>_status` says the fact was read; a missing status was never asked."""
     return resource.attrs.get(f"{fact}_status") in KNOWN
-
-
-def _collection_gaps(ctx: CheckContext, service: str) -> dict[str, str]:
-    """Accounts where coverage says `service` was not (fully) collected, with why.
-
-    An account coverage says nothing of (a context built by hand) is taken at its inventory.
-    """
-    outcomes: dict[str, dict[str, str]] = {}
-    for (account, region, svc), outcome in ctx.coverage.items():
-        regions = outcomes.setdefault(account, {})
-        if svc == service:
-            regions[region] = outcome
-    gaps: dict[str, str] = {}
-    for account, regions in outcomes.items():
-        failed = sorted(f"{r}: {out}" for r, out in regions.items() if out not in COLLECTED)
-        if not regions:
-            gaps[account] = f"{service} was not collected in account {account}"
-        elif failed:
-            gaps[account] = (
-                f"{service} could not be listed in account {account} ({', '.join(failed)})"
-            )
-    return gaps
 
 
 def _organisation_accounts(ctx: CheckContext) -> set[str]:
@@ -145,7 +122,7 @@ def account_without_trail(ctx: CheckContext) -> Iterator[Result]:
     for trail in trails:
         yield _trail_health(trail)
     organisation = _organisation_accounts(ctx)
-    gaps = _collection_gaps(ctx, "cloudtrail")
+    gaps = collection_gaps(ctx, "cloudtrail")
     for account in own_resources(ctx, Kind.ACCOUNT):
         if account.native_type == ACCOUNT_TYPE:
             covering = [t for t in trails if account.account in _trail_accounts(t, organisation)]
@@ -600,7 +577,7 @@ class _Recorded:
 def restricted_data_events_unrecorded(ctx: CheckContext) -> Iterator[Result]:
     trails = list(own_resources(ctx, Kind.TRAIL))
     organisation = _organisation_accounts(ctx)
-    gaps = _collection_gaps(ctx, "cloudtrail")
+    gaps = collection_gaps(ctx, "cloudtrail")
     for store in own_resources(ctx, Kind.OBJECT_STORE, Kind.DATABASE, Kind.FUNCTION):
         event_type = DATA_EVENT_TYPES.get(store.native_type)
         verdict = classification_of(ctx, store)

@@ -10,6 +10,7 @@ from auditor.checks.common import (
     account_label,
     account_of_principal,
     classification_of,
+    identity_unread,
     own_resources,
     unknown,
     unreadable,
@@ -187,12 +188,21 @@ def _describe(held: list[_VendorRight], resource: Resource) -> str:
 def logs_alterable_by_others(ctx: CheckContext) -> Iterator[Result]:
     for target in _audit_log_stores(ctx):
         others = []
+        # Who may write is read off identity policies: of the store's account, and of every
+        # own account the store's policy grants to as a whole.
+        accounts = {target.account or ""}
         for relation in (Relation.CAN_WRITE, Relation.CAN_ADMIN):
             for grant in who_can(ctx.graph, target.uid, relation):
+                if grant.principal.startswith("account:"):
+                    accounts.add(grant.principal.removeprefix("account:"))
                 if _may_alter_logs(ctx, grant.principal):
                     continue
                 others.append((grant.principal, explain_path(ctx.graph, grant.path)))
-        if others:
+        blind = identity_unread(ctx, accounts)
+        if not others and blind:
+            message = f"who can alter {target.name} is not known: {'; '.join(blind)}"
+            yield Result(target, Status.UNKNOWN, message)
+        elif others:
             who = sorted({p for p, _ in others})
             message = (
                 f"{len(who)} principal(s) outside the audit administrators can alter "

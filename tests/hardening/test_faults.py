@@ -46,62 +46,12 @@ PICKS: dict[str, tuple[str, ...]] = {
     "vpc": ("DescribeVpcs", "DescribeFlowLogs"),
 }
 
-ALL = frozenset(Fault)
-SHARING = "ACC-002 asks only whether the policy was read, not the sharing (sharing_status)"
-INVALID = 'checks/common.py UNREADABLE omits "invalid": a policy read but not parsed passes'
-TAGS = (
-    "KEY-002 and FLOW-010 take a store whose tags were not read (tags_status) for one of the "
-    "fail-closed class and its account's department, not for one of unknown class and owner"
-)
-PRINCIPALS = (
-    "FLOW-010 and RSP-005 look for readers and writers among the principals inventoried, "
-    "whatever IAM's coverage row says"
-)
-# Wrong PASSes a check makes although the adapter marked the fact unread (`<fact>_status`) and
-# the coverage row says why: (faults, checks that pass wrongly, why), by (service, operation).
-# Test cases hit by one are expected to fail with CheckDefectError until the check is fixed.
-CHECK_DEFECTS: dict[tuple[str, str], tuple[frozenset[Fault], frozenset[str], str]] = {
-    ("ec2", "DescribeSnapshotAttribute"): (ALL, frozenset({"ACC-002"}), SHARING),
-    ("ec2", "DescribeImageAttribute"): (ALL, frozenset({"ACC-002"}), SHARING),
-    ("rds", "DescribeDBSnapshotAttributes"): (ALL, frozenset({"ACC-002"}), SHARING),
-    ("rds", "DescribeDBClusterSnapshotAttributes"): (ALL, frozenset({"ACC-002"}), SHARING),
-    ("s3", "GetBucketPolicy"): (
-        frozenset({Fault.MALFORMED, Fault.TRUNCATED, Fault.NULLS}),
-        frozenset({"ACC-002"}),
-        INVALID,
-    ),
-    ("s3", "GetBucketTagging"): (ALL, frozenset({"KEY-002", "FLOW-010"}), TAGS),
-    ("iam", "GetAccountAuthorizationDetails"): (
-        ALL,
-        frozenset({"FLOW-010", "RSP-005"}),
-        PRINCIPALS,
-    ),
-}
 # Operations whose answer stripped of its values is a legitimate answer: no client can tell.
 ABSENCE_IS_AN_ANSWER: dict[tuple[str, str], str] = {
     ("s3", "GetBucketVersioning"): "an answer without Status is S3's 'never versioned'",
     # aws-cn buckets without a constraint are marked unread; in `aws` it means us-east-1.
     ("s3", "GetBucketLocation"): "an empty LocationConstraint is S3's 'us-east-1'",
 }
-
-
-class CheckDefectError(AssertionError):
-    """Only wrong PASSes that CHECK_DEFECTS lays at a check's door."""
-
-
-def defect_passes(
-    case: Case, wrongly_pass: tuple[tuple[str, str, str], ...]
-) -> list[tuple[str, str, str]]:
-    """The wrong PASSes of `case` a known check defect explains."""
-    faults, checks, _ = CHECK_DEFECTS.get((case.service, case.operation), (frozenset(), (), ""))
-    return [w for w in wrongly_pass if case.fault in faults and w[0] in checks]
-
-
-def _param(case: Case) -> Any:
-    faults, _, why = CHECK_DEFECTS.get((case.service, case.operation), (frozenset(), (), ""))
-    # strict: when the check is fixed, the case passes and this entry must go.
-    marks = [pytest.mark.xfail(strict=True, raises=CheckDefectError, reason=why)]
-    return pytest.param(case, id=case.id, marks=marks if case.fault in faults else [])
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +91,7 @@ def test_replayed_audit_equals_the_live_one(audited: Any, monkeypatch: pytest.Mo
     assert not fault_audit.judge(base, audit, "").changed
 
 
-@pytest.mark.parametrize("case", [_param(c) for c in fault_audit.matrix(PICKS)])
+@pytest.mark.parametrize("case", fault_audit.matrix(PICKS), ids=lambda c: c.id)
 def test_fault(case: Case, audited: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     estate, base, tmp = audited
     live = base.live.callers(case.client, case.operation)
@@ -155,7 +105,4 @@ def test_fault(case: Case, audited: Any, monkeypatch: pytest.MonkeyPatch) -> Non
         assert row[3] and "\n" not in row[3], row
     if (case.service, case.operation) not in ABSENCE_IS_AN_ANSWER:
         assert not judged.silent, "the fault changed the inventory and no coverage row says so"
-    known = defect_passes(case, judged.wrongly_pass)
-    assert [w for w in judged.wrongly_pass if w not in known] == [], "findings wrongly PASS"
-    if known:
-        raise CheckDefectError(f"{CHECK_DEFECTS[(case.service, case.operation)][2]}: {known}")
+    assert judged.wrongly_pass == (), "findings wrongly PASS"
