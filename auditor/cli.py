@@ -12,7 +12,7 @@ import json
 import logging
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,6 +27,7 @@ from auditor.checking import CheckMeta
 from auditor.compliance_cli import frameworks_command
 from auditor.errors import AuditorError, CollectionError, UsageError
 from auditor.history_cli import diff_command
+from auditor.inventories import providers as cloud_providers
 from auditor.inventories.aws import AwsTarget
 from auditor.model import Coverage, Finding, Severity, Status
 from auditor.policy import Policy, load_policy, policy_sha256
@@ -233,6 +234,31 @@ def aws_options(f: F) -> F:
     return f
 
 
+def provider_options(f: F) -> F:
+    options = [
+        click.option(
+            "--provider",
+            "providers",
+            multiple=True,
+            default=("aws",),
+            show_default=True,
+            help="Cloud to audit; repeat for several in one run: aws, "
+            + ", ".join(cloud_providers.registered())
+            + " (settings from --cloud-config or GOVAUDIT_<PROVIDER>_<SETTING>).",
+        ),
+        click.option(
+            "--cloud-config",
+            type=click.Path(path_type=Path, dir_okay=False),
+            default=None,
+            envvar=cloud_providers.CONFIG_ENV,
+            help="INI file with one section per non-AWS cloud ([openstack], [s3:minio-gov]).",
+        ),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
 # helpers ----------------------------------------------------------------------------------
 
 
@@ -284,6 +310,16 @@ def _aws_scope(choice: AwsChoice) -> pipeline.AwsScope:
             )
         )
     return pipeline.AwsScope(targets=targets, regions=regions, workers=choice.workers)
+
+
+def _scopes(
+    chosen: Sequence[str], cloud_config: Path | None, aws: Mapping[str, Any]
+) -> list[pipeline.Scope]:
+    """The scopes of the providers chosen, AWS first; settings are checked before any call."""
+    names = list(dict.fromkeys(chosen or ("aws",)))
+    found: list[pipeline.Scope] = [_aws_scope(AwsChoice(**aws))] if "aws" in names else []
+    others = [n for n in names if n != "aws"]
+    return [*found, *cloud_providers.scopes(others, cloud_config)]
 
 
 def _open(db_path: Path) -> Store:
@@ -360,15 +396,18 @@ def cli(verbose: int, quiet: bool, log_format: str) -> None:
 @db_option
 @out_option
 @lang_option
+@provider_options
 @aws_options
 @fail_on_option
-def audit(
+def audit(  # noqa: PLR0913 - the audit command's options
     policy_path: Path,
     db_path: Path,
     out_dir: Path,
     frameworks_dirs: tuple[Path, ...],
     formats: tuple[str, ...],
     lang: str,
+    providers: tuple[str, ...],
+    cloud_config: Path | None,
     fail_on: str,
     **aws: Any,
 ) -> int:
@@ -378,17 +417,19 @@ def audit(
     Example:
       govaudit audit --policy policy.yaml --db audit.db --out report/ \\
           --profile gov-prod --regions cn-north-1,cn-northwest-1
+      govaudit audit --policy policy.yaml --db audit.db --out report/ \\
+          --provider aws --provider openstack --cloud-config clouds.ini
     """
     policy = load_policy(policy_path)
-    scope = _aws_scope(AwsChoice(**aws))
-    return _audit(policy, db_path, out_dir, [scope], fail_on, frameworks_dirs, formats, lang)
+    scopes = _scopes(providers, cloud_config, aws)
+    return _audit(policy, db_path, out_dir, scopes, fail_on, frameworks_dirs, formats, lang)
 
 
 def _audit(  # noqa: PLR0913 - the audit command's options, passed on
     policy: Policy,
     db_path: Path,
     out_dir: Path,
-    scopes: list[pipeline.AwsScope],
+    scopes: Sequence[pipeline.Scope],
     fail_on: str,
     frameworks_dirs: Sequence[Path] = (),
     formats: Sequence[str] = ("html", "json"),
@@ -415,14 +456,21 @@ def _audit(  # noqa: PLR0913 - the audit command's options, passed on
 @cli.command()
 @policy_option()
 @db_option
+@provider_options
 @aws_options
-def collect(policy_path: Path, db_path: Path, **aws: Any) -> int:
-    """Inventory the cloud into a new run of the database (read-only API calls)."""
+def collect(
+    policy_path: Path,
+    db_path: Path,
+    providers: tuple[str, ...],
+    cloud_config: Path | None,
+    **aws: Any,
+) -> int:
+    """Inventory the clouds into a new run of the database (read-only API calls)."""
     policy = load_policy(policy_path)
-    scope = _aws_scope(AwsChoice(**aws))
+    scopes = _scopes(providers, cloud_config, aws)
     store = _open(db_path)
     try:
-        run = pipeline.collect(store, policy, [scope], _progress_meter())
+        run = pipeline.collect(store, policy, scopes, _progress_meter())
         gaps = pipeline.coverage_gaps(store.coverage(run.id))
     finally:
         store.close()

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import networkx as nx
 
@@ -45,6 +45,13 @@ from auditor.waivers import apply_waivers
 log = logging.getLogger(__name__)
 
 
+class Scope(Protocol):
+    """Something to inventory: one cloud, account set or endpoint, as a stream of records
+    (resources, edges and one coverage row per service and region attempted)."""
+
+    def records(self) -> Iterable[Record]: ...
+
+
 @dataclasses.dataclass(frozen=True)
 class AwsScope:
     """What to collect from AWS: whose credentials, which regions, which endpoint."""
@@ -52,6 +59,9 @@ class AwsScope:
     targets: Sequence[AwsTarget]
     regions: Sequence[str] | None = None
     workers: int = 8
+
+    def records(self) -> Iterable[Record]:
+        return collect_aws(self.targets, self.regions, self.workers)
 
 
 def _with_overrides(records: Iterable[Record], policy: Policy) -> Iterator[Record]:
@@ -75,7 +85,7 @@ def _observed(
 def collect(
     store: Store,
     policy: Policy,
-    scopes: Sequence[AwsScope],
+    scopes: Sequence[Scope],
     on_coverage: Callable[[Coverage], None] | None = None,
 ) -> RunInfo:
     """Inventory every scope into a new run; the run stays incomplete if this fails.
@@ -87,7 +97,7 @@ def collect(
     )
     log.info("run %s: collecting", run_id)
     for scope in scopes:
-        records = collect_aws(scope.targets, scope.regions, scope.workers)
+        records = scope.records()
         if on_coverage is not None:
             records = _observed(records, on_coverage)
         store.add_records(run_id, _with_overrides(records, policy))
