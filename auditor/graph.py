@@ -7,7 +7,6 @@ returns explains itself.
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections import deque
 from collections.abc import Iterable
@@ -129,22 +128,6 @@ def annotate_parties(graph: nx.MultiDiGraph[str], policy: Policy) -> None:
             attrs["party"] = "unknown external"
 
 
-def _edges_of(graph: nx.MultiDiGraph[str], relations: frozenset[Relation]) -> nx.MultiDiGraph[str]:
-    def keep(u: str, v: str, key: int) -> bool:
-        return graph.edges[u, v, key]["relation"] in relations
-
-    view: nx.MultiDiGraph[str] = nx.subgraph_view(graph, filter_edge=keep)
-    return view
-
-
-def _hop(graph: nx.MultiDiGraph[str], u: str, v: str, relations: frozenset[Relation]) -> Hop:
-    # Several edges may join u and v; the path names the first that qualifies.
-    for data in graph.get_edge_data(u, v).values():
-        if data["relation"] in relations:
-            return Hop(u, v, data["relation"], data["evidence"])
-    raise KeyError((u, v))
-
-
 def data_reaches(
     graph: nx.MultiDiGraph[str], uid: str, relations: frozenset[Relation] = DATA_FLOW
 ) -> dict[str, tuple[Hop, ...]]:
@@ -160,13 +143,22 @@ def data_reaches(
     """
     if uid not in graph:
         return {}
-    flows = _edges_of(graph, relations)
-    paths = nx.single_source_shortest_path(flows, uid)
-    return {
-        node: tuple(_hop(graph, a, b, relations) for a, b in itertools.pairwise(path))
-        for node, path in paths.items()
-        if node != uid
-    }
+    # Breadth first over out-edges: networkx's shortest paths on a filtered view count the
+    # whole view's nodes at every call, which made this quadratic in the estate's size.
+    paths: dict[str, tuple[Hop, ...]] = {uid: ()}
+    frontier = [uid]
+    while frontier:
+        reached = []
+        for node in frontier:
+            for _, dst, data in graph.out_edges(node, data=True):
+                if dst in paths or data["relation"] not in relations:
+                    continue
+                hop = Hop(node, dst, data["relation"], data["evidence"])
+                paths[dst] = (*paths[node], hop)
+                reached.append(dst)
+        frontier = reached
+    del paths[uid]
+    return paths
 
 
 def who_can(graph: nx.MultiDiGraph[str], uid: str, right: Relation) -> list[Grant]:

@@ -57,7 +57,11 @@ each), nearly all of them for edges that are then emitted.
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
+import json
 import logging
+import re
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -153,6 +157,13 @@ def _statements(doc: Policy) -> list[Mapping[str, Any]]:
     raw = doc.get("Statement", [])
     listed = [raw] if isinstance(raw, Mapping) else raw if isinstance(raw, list) else []
     return [s for s in listed if isinstance(s, Mapping)]
+
+
+def _names_no_resource(doc: Policy) -> bool:
+    return all(
+        "NotResource" not in stmt and _strings(stmt.get("Resource", "*")) == ("*",)
+        for stmt in _statements(doc)
+    )
 
 
 def _strings(value: object) -> tuple[str, ...]:
@@ -293,6 +304,40 @@ class _Principal:
     rcps: tuple[tuple[Policy, ...], ...]
     notes: tuple[str, ...]
     _candidates: dict[str, frozenset[str]] = field(default_factory=dict)
+    # Decisions that cannot depend on the target's ARN, by (action, account, is_key).
+    # The target evaluated first is kept: reasons name its policy (by uid) until relabelled.
+    _decided: dict[tuple[str, str, bool, str], tuple[Evaluation, str]] = field(default_factory=dict)
+    _arn_blind: bool | None = None
+
+    def arn_blind(self) -> bool:
+        """True when no statement of its policies names a resource (every Resource is "*").
+
+        A target whose own policy names none either is then judged by its account, its policy
+        and the action alone, so one evaluation answers for all such targets: what keeps
+        admin roles over 100k resources from costing 100k evaluations each.
+        """
+        if self._arn_blind is None:
+            docs = [*self.identity, *([self.boundary] if self.boundary else [])]
+            docs += [d for level in (*self.scps, *self.rcps) for d in level]
+            self._arn_blind = all(_names_no_resource(doc) for doc in docs)
+        return self._arn_blind
+
+    def allowed_resources(self) -> tuple[str, ...] | None:
+        """Resource patterns of its identity Allow statements (None: one uses NotResource).
+
+        Only identity policies grant in the principal's own account; boundaries, SCPs and
+        RCPs only take away, so a target no pattern names is out of reach unless its own
+        policy names the principal.
+        """
+        found: list[str] = []
+        for doc in self.identity:
+            for stmt in _statements(doc):
+                if stmt.get("Effect") != "Allow":
+                    continue
+                if "NotResource" in stmt:
+                    return None
+                found.extend(_strings(stmt.get("Resource", "*")))
+        return tuple(dict.fromkeys(found))
 
     def candidates(self, service: str) -> frozenset[str]:
         """Table actions of `service` some Allow statement of the identity policies names."""
@@ -327,6 +372,11 @@ class _Target:
     is_key: bool
     candidates: frozenset[str]  # actions its own policy may grant an IAM principal outright
     note: str = ""
+    # Its policy as canonical text when the policy names no resource ("" without a policy):
+    # targets with equal `blind_key` are judged alike by a principal that names none either.
+    blind_key: str | None = ""
+    # IAM users and roles its policy's Allow statements name (None: it may grant anyone).
+    grantees: frozenset[str] | None = frozenset()
 
     def arn_for(self, action: str) -> str:
         return f"{self.uid}/*" if action in S3_OBJECT_ACTIONS else self.uid
@@ -375,7 +425,108 @@ def _target(r: Resource) -> _Target | None:
             if _names_iam_principal(s)
         )
     )
-    return _Target(r.uid, account, service, policy, r.kind is Kind.KEY, grants, note)
+    grantees = _grantees(policy) if policy else frozenset()
+    blind_key = _blind_key(policy, r.uid)
+    return _Target(
+        r.uid, account, service, policy, r.kind is Kind.KEY, grants, note, blind_key, grantees
+    )
+
+
+def _blind_key(policy: Policy | None, uid: str) -> str | None:
+    """The policy's meaning with the target's own ARN written as a placeholder, when every
+    resource it names is "*" or starts with that ARN; else None.
+
+    Requests about a target name only its ARN (or `ARN/*`), so two targets whose policies read
+    the same up to their own ARN are decided alike by a principal whose policies name no
+    resource: one evaluation answers for both (a public-read policy on 10k buckets).
+    """
+    if policy is None:
+        return ""
+    meaning = {k: v for k, v in policy.items() if k != "Id"}  # the Id is our label: the uid
+    for statement in _statements(meaning):
+        for element in ("Resource", "NotResource"):
+            value = statement.get(element)
+            if value is None:
+                continue
+            patterns = _strings(value)
+            if not patterns or len(patterns) != (1 if isinstance(value, str) else len(value)):
+                return None  # not strings: leave it to the evaluator, target by target
+            if any(p != "*" and not p.startswith(uid) for p in patterns):
+                return None
+    text = json.dumps(meaning, sort_keys=True)
+    return f"{uid.count(':')}:{text.replace(uid, chr(0) + 'SELF')}"
+
+
+def _grantees(policy: Policy) -> frozenset[str] | None:
+    """The IAM user and role ARNs a resource policy's Allow statements name; None when it
+    cannot tell (NotPrincipal, a role session, a unique id, a wildcard, an unreadable block)."""
+    named: set[str] = set()
+    for statement in _statements(policy):
+        if statement.get("Effect") != "Allow" or not _names_iam_principal(statement):
+            continue
+        if "NotPrincipal" in statement:
+            return None
+        try:
+            uids = normalise_principals(statement.get("Principal"))
+        except (AttributeError, TypeError, ValueError):
+            return None
+        for uid in uids:
+            # Anyone's right is the one edge from "public:*" the adapter drew already: a
+            # principal gets its own edge only when its identity policies name the target.
+            if uid.startswith(("account:", "service:", "federated:", "canonical:", "public:")):
+                continue
+            if ":iam::" not in uid or not uid.startswith("arn:") or "*" in uid or "?" in uid:
+                return None
+            named.add(uid)
+    return frozenset(named)
+
+
+class _TargetIndex:
+    """The targets of one account, sorted by ARN to find those a Resource pattern can name."""
+
+    def __init__(self, targets: list[_Target]) -> None:
+        self.targets = targets  # inventory order, which the edges keep
+        self.position = {t.uid: n for n, t in enumerate(targets)}
+        self.sorted = sorted(targets, key=lambda t: t.uid)
+        self.uids = [t.uid for t in self.sorted]
+        # Targets whose own policy may grant an IAM principal outright: by the principal it
+        # names, or to any when it cannot tell (NotPrincipal, a session or unique id).
+        self.open_to_any: list[_Target] = []
+        self.granting: dict[str, list[_Target]] = {}
+        for t in targets:
+            if not t.candidates:
+                continue
+            if t.grantees is None:
+                self.open_to_any.append(t)
+            for uid in t.grantees or ():
+                self.granting.setdefault(uid, []).append(t)
+
+    def named_by(self, pattern: str) -> Iterator[_Target]:
+        """Targets `pattern` may match: a superset, the evaluator decides.
+
+        Every ARN a pattern matches starts with its text before the first wildcard or policy
+        variable; an object pattern (`bucket/key*`) also names its bucket, whose object
+        actions are evaluated on `bucket/*`.
+        """
+        prefix = re.split(r"[*?$]", pattern, maxsplit=1)[0]
+        low = bisect.bisect_left(self.uids, prefix)
+        high = bisect.bisect_left(self.uids, prefix + "\U0010ffff")
+        yield from self.sorted[low:high]
+        head = prefix.split("/", 1)[0]
+        if head != prefix and head in self.position:
+            yield self.targets[self.position[head]]
+
+    def reachable(self, principal: _Principal) -> list[_Target]:
+        """The targets whose rights are worth evaluating for `principal`: those an identity
+        Allow names, and those whose own policy may name it."""
+        patterns = principal.allowed_resources()
+        if patterns is None or "*" in patterns:
+            return self.targets
+        chosen = {t.uid: t for t in self.open_to_any}
+        chosen.update((t.uid, t) for t in self.granting.get(principal.uid, ()))
+        for pattern in patterns:
+            chosen.update((t.uid, t) for t in self.named_by(pattern))
+        return sorted(chosen.values(), key=lambda t: self.position[t.uid])
 
 
 class _Inventory:
@@ -398,6 +549,7 @@ class _Inventory:
             target = _target(r)
             if target is not None:
                 self.targets.setdefault(target.account, []).append(target)
+        self.indexes = {account: _TargetIndex(ts) for account, ts in self.targets.items()}
         self.trusting: dict[str, list[_Target]] = {}
         for r in self.principals:
             trusting = _trusting_role(r)
@@ -467,7 +619,8 @@ def _trusting_role(r: Resource) -> _Target | None:
         return None
     if not _trusts_account(doc, account):
         return None
-    return _Target(r.uid, account, "sts", doc, False, frozenset())
+    # Trust decisions hang on the role's ARN: never share them between roles.
+    return _Target(r.uid, account, "sts", doc, False, frozenset(), blind_key=None)
 
 
 # --- evaluation --------------------------------------------------------------------------------
@@ -518,11 +671,19 @@ def _grant(
     """The edge for the first action ALLOWed, else for the first CONDITIONAL one, else None."""
     policies = principal.policies(target.policy, target.is_key)
     conditional: Edge | None = None
+    blind = target.blind_key is not None and principal.arn_blind()
     for action in actions:
-        request = Request(
-            principal.uid, principal.account, action, target.arn_for(action), target.account
-        )
-        result = evaluate(request, policies)
+        key = (action, target.account, target.is_key, target.blind_key or "")
+        known = principal._decided.get(key) if blind else None
+        if known is not None:
+            result = _relabelled(*known, target.uid)
+        else:
+            request = Request(
+                principal.uid, principal.account, action, target.arn_for(action), target.account
+            )
+            result = evaluate(request, policies)
+            if blind:
+                principal._decided[key] = (result, target.uid)
         if result.decision is Decision.ALLOW:
             evidence = _evidence(principal, target, action, result, kind)
             return Edge(principal.uid, target.uid, relation, evidence)
@@ -531,6 +692,14 @@ def _grant(
             pending = {"pending": list(result.pending)}
             conditional = Edge(principal.uid, target.uid, relation, evidence, pending)
     return conditional
+
+
+def _relabelled(result: Evaluation, first: str, uid: str) -> Evaluation:
+    """A decision made for target `first`, with reasons naming `uid`'s policy instead."""
+    if first == uid:
+        return result
+    old, new = repr(first), repr(uid)
+    return dataclasses.replace(result, reasons=tuple(r.replace(old, new) for r in result.reasons))
 
 
 def _rights_on(principal: _Principal, target: _Target) -> Iterator[Edge]:
@@ -547,7 +716,8 @@ def _rights_on(principal: _Principal, target: _Target) -> Iterator[Edge]:
 
 
 def _edges_of(principal: _Principal, inventory: _Inventory) -> Iterator[Edge]:
-    for target in inventory.targets.get(principal.account, ()):
+    index = inventory.indexes.get(principal.account)
+    for target in index.reachable(principal) if index else ():
         yield from _rights_on(principal, target)
     if ASSUME not in principal.candidates("sts"):
         return

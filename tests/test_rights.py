@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
@@ -319,3 +320,76 @@ def test_graph_of_includes_identity_rights(tmp_path):
     relations = [d["relation"] for d in data.values()]
     assert relations == [Relation.CAN_READ]
     store.close()
+
+
+def test_shortcuts_give_the_edges_and_evidence_of_full_evaluation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One evaluation for every target when no policy names a resource, and only the targets
+    a Resource pattern names otherwise: the same edges as evaluating every pair."""
+    resources = rights._synthetic(60, 300)
+    # A role naming resources, and one with a boundary naming none, beside the synthetic mix.
+    narrow = {"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws-cn:s3:::b1*"}
+    for name, doc in (
+        ("narrow", narrow),
+        ("wide", {"Effect": "Allow", "Action": "*", "Resource": "*"}),
+    ):
+        uid = f"arn:aws-cn:iam::111111111111:role/{name}"
+        attrs = {"inline_policies": {"p": {"Statement": [doc]}}, "attached_policies": []}
+        resources[uid] = Resource(
+            uid, "aws", Kind.ROLE, "iam:role", name, "111111111111", attrs=attrs
+        )
+    # Buckets whose policies name their own ARN and one role (decided once for all of them
+    # by a role naming no resource, per target otherwise), and one naming "*".
+    wide = "arn:aws-cn:iam::111111111111:role/wide"
+    for n in range(40):
+        uid = f"arn:aws-cn:s3:::shared-{n}"
+        grant = {"Effect": "Allow", "Principal": {"AWS": wide}, "Action": "s3:GetObject"}
+        doc = {"Statement": [grant | {"Resource": f"{uid}/*"}]}
+        resources[uid] = Resource(
+            uid, "aws", Kind.OBJECT_STORE, "s3:bucket", f"shared-{n}", "111111111111",
+            attrs={"policy": doc, "policy_status": "read"},
+        )  # fmt: skip
+    calls: Counter[str] = Counter()
+    real = rights.evaluate
+
+    def counted(request: Any, policies: Any) -> Any:
+        calls[request.principal_arn.rsplit("/", 1)[-1]] += 1
+        return real(request, policies)
+
+    monkeypatch.setattr(rights, "evaluate", counted)
+    fast = sorted((e.src, e.dst, e.relation, e.evidence) for e in identity_rights(resources))
+    fast_calls = calls.copy()
+    calls.clear()
+    monkeypatch.setattr(rights._Principal, "arn_blind", lambda self: False)
+    monkeypatch.setattr(rights._TargetIndex, "reachable", lambda self, principal: self.targets)
+    full = sorted((e.src, e.dst, e.relation, e.evidence) for e in identity_rights(resources))
+    # Same edges, same evidence (each naming its own target's policy).
+    assert fast == full
+    assert any(src.endswith("role/narrow") for src, *_ in fast)
+    # The role naming no resource: a few evaluations (per action and kind of policy), not
+    # one per target; the role naming resources is evaluated per target either way.
+    assert fast_calls["wide"] < 20 < 300 < calls["wide"]
+    # The role naming buckets b1*: only those (and targets whose policy names principals).
+    assert fast_calls["narrow"] * 2 < calls["narrow"], (fast_calls["narrow"], calls["narrow"])
+
+
+def test_anyone_s_right_stays_on_the_public_node_not_on_every_principal() -> None:
+    """A bucket policy granting "*" gives no role its own edge (the adapter's edge from
+    "public:*" says it once); a policy naming the role does."""
+    role_uid = "arn:aws-cn:iam::111111111111:role/plain"
+    plain = Resource(
+        role_uid, "aws", Kind.ROLE, "iam:role", "plain", "111111111111",
+        attrs={"inline_policies": {}, "attached_policies": []},
+    )  # fmt: skip
+    found = {plain.uid: plain}
+    for name, principal in (("open", "*"), ("named", {"AWS": role_uid})):
+        uid = f"arn:aws-cn:s3:::{name}"
+        statement = {"Effect": "Allow", "Principal": principal, "Action": "s3:GetObject"}
+        doc = {"Statement": [statement | {"Resource": f"{uid}/*"}]}
+        found[uid] = Resource(
+            uid, "aws", Kind.OBJECT_STORE, "s3:bucket", name, "111111111111",
+            attrs={"policy": doc, "policy_status": "read"},
+        )  # fmt: skip
+    edges = {(e.src, e.dst.rsplit(":", 1)[-1], e.relation) for e in identity_rights(found)}
+    assert edges == {(role_uid, "named", Relation.CAN_READ)}
