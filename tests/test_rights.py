@@ -335,23 +335,23 @@ def test_shortcuts_give_the_edges_and_evidence_of_full_evaluation(
         ("wide", {"Effect": "Allow", "Action": "*", "Resource": "*"}),
     ):
         uid = f"arn:aws-cn:iam::111111111111:role/{name}"
-        attrs = {"inline_policies": {"p": {"Statement": [doc]}}, "attached_policies": []}
+        role_attrs: dict[str, Any] = {"inline_policies": {"p": {"Statement": [doc]}}}
         resources[uid] = Resource(
-            uid, "aws", Kind.ROLE, "iam:role", name, "111111111111", attrs=attrs
+            uid, "aws", Kind.ROLE, "iam:role", name, "111111111111", attrs=role_attrs
         )
     # Buckets whose policies name their own ARN and one role (decided once for all of them
     # by a role naming no resource, per target otherwise), and one naming "*".
     wide = "arn:aws-cn:iam::111111111111:role/wide"
     for n in range(40):
         uid = f"arn:aws-cn:s3:::shared-{n}"
-        grant = {"Effect": "Allow", "Principal": {"AWS": wide}, "Action": "s3:GetObject"}
-        doc = {"Statement": [grant | {"Resource": f"{uid}/*"}]}
+        grant: dict[str, Any] = {"Effect": "Allow", "Principal": {"AWS": wide}}
+        shared = {"Statement": [grant | {"Action": "s3:GetObject", "Resource": f"{uid}/*"}]}
+        attrs = {"policy": shared, "policy_status": "read"}
         resources[uid] = Resource(
-            uid, "aws", Kind.OBJECT_STORE, "s3:bucket", f"shared-{n}", "111111111111",
-            attrs={"policy": doc, "policy_status": "read"},
-        )  # fmt: skip
+            uid, "aws", Kind.OBJECT_STORE, "s3:bucket", f"shared-{n}", "111111111111", attrs=attrs
+        )
     calls: Counter[str] = Counter()
-    real = rights.evaluate
+    real = evaluate
 
     def counted(request: Any, policies: Any) -> Any:
         calls[request.principal_arn.rsplit("/", 1)[-1]] += 1
