@@ -228,6 +228,13 @@ def aws_options(f: F) -> F:
             show_default=True,
             help="Services and regions collected at once per account.",
         ),
+        click.option(
+            "--scheduler",
+            default=None,
+            metavar="ADDRESS",
+            help="Hand account × region collection to the Dask distributed scheduler at "
+            "ADDRESS (tcp://host:8786); results land in this run. Needs govaudit[dask].",
+        ),
     ]
     for option in reversed(options):
         f = option(f)
@@ -281,9 +288,10 @@ class AwsChoice:
     role_name: str | None
     external_id: str | None
     workers: int
+    scheduler: str | None = None
 
 
-def _aws_scope(choice: AwsChoice) -> pipeline.AwsScope:
+def _aws_scope(choice: AwsChoice) -> pipeline.Scope:
     regions = _regions(choice.regions)
     targets = []
     chosen: list[str | None] = list(choice.profiles) or [None]
@@ -309,6 +317,10 @@ def _aws_scope(choice: AwsChoice) -> pipeline.AwsScope:
                 external_id=choice.external_id,
             )
         )
+    if choice.scheduler:
+        from auditor.dask_collect import DaskScope  # Dask is an optional extra
+
+        return DaskScope(choice.scheduler, targets, regions, choice.workers)
     return pipeline.AwsScope(targets=targets, regions=regions, workers=choice.workers)
 
 

@@ -224,10 +224,12 @@ def _run_service(service: Service, ctx: ServiceContext) -> list[Record]:
 
 def _tasks(
     phase: Sequence[Service], clients: Clients, identity: CallerIdentity, home: str,
-    regions: Sequence[str], facts: SharedFacts,
+    regions: Sequence[str], facts: SharedFacts, only: Scope | None,
 ) -> list[tuple[Service, ServiceContext]]:  # fmt: skip
     tasks = []
     for service in phase:
+        if only is not None and service.scope is not only:
+            continue
         where = [home] if service.scope is Scope.GLOBAL else list(regions)
         for region in where:
             tasks.append((service, ServiceContext(clients, identity, region, home, facts)))
@@ -240,15 +242,19 @@ def collect_account(
     home: str,
     regions: Sequence[str],
     workers: int = DEFAULT_WORKERS,
+    only: Scope | None = None,
+    facts: SharedFacts | None = None,
 ) -> Iterator[Record]:
     """Every service in every region of one account, `workers` at a time, phase by phase.
 
     Records are yielded as each (service, region) finishes, so the caller can store them in
-    batches while the rest is still being collected.
+    batches while the rest is still being collected.  `only` keeps the global or the
+    regional services (a distributed collection runs them as separate tasks); `facts` carries
+    what other tasks learned (the KMS aliases of every region, for the global S3 listing).
     """
-    facts = SharedFacts()
+    facts = facts if facts is not None else SharedFacts()
     for _, phase in groupby(services(), key=lambda s: s.phase):
-        tasks = _tasks(list(phase), clients, identity, home, regions, facts)
+        tasks = _tasks(list(phase), clients, identity, home, regions, facts, only)
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             futures = [pool.submit(_run_service, service, ctx) for service, ctx in tasks]
             for future in as_completed(futures):
