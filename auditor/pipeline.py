@@ -66,9 +66,12 @@ class AwsScope:
 
 def _with_overrides(records: Iterable[Record], policy: Policy) -> Iterator[Record]:
     """Apply the policy's region_overrides to each resource's jurisdiction."""
+    overrides = policy.region_overrides
     for record in records:
-        if isinstance(record, Resource) and policy.region_overrides:
-            country = jurisdiction_of(record.provider, record.region, policy.region_overrides)
+        # Only a region the policy names: a country an adapter found another way (an
+        # S3-compatible endpoint's setting, a bucket's location) must stay.
+        if isinstance(record, Resource) and f"{record.provider}:{record.region}" in overrides:
+            country = jurisdiction_of(record.provider, record.region, overrides)
             record = dataclasses.replace(record, jurisdiction=country)
         yield record
 

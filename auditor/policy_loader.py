@@ -71,6 +71,11 @@ def _builtin_names() -> str:
     return ", ".join("@" + name for name in sorted(BUILTIN_SETS))
 
 
+# Digits-only account ids have a provider's length; any other length is a typo.
+ACCOUNT_DIGITS = frozenset({12, 16})
+ACCOUNT_LABEL = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
 class _Located:
     """Line numbers of every key path in the YAML document."""
 
@@ -366,12 +371,19 @@ class _Builder:
         return str(value)
 
     def account_id(self, where: tuple[str, ...], value: Any) -> str:
+        """An AWS or Outscale account (12 digits), an Aliyun account (16 digits), or the id
+        other clouds give (an OpenStack project id, a cloud config section label)."""
         # YAML reads unquoted digits as a number: 012345678901 would lose its zero.
-        if isinstance(value, int) and not isinstance(value, bool) and len(str(value)) == 12:
-            return str(value)
-        if isinstance(value, str) and value.isdigit() and len(value) == 12:
-            return value
-        self.err(where, f"{value!r} is not a 12-digit account id (quote it: '012345678901')")
+        text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+        if isinstance(text, str) and text.isdigit() and len(text) in ACCOUNT_DIGITS:
+            return text
+        if isinstance(text, str) and not text.isdigit() and ACCOUNT_LABEL.fullmatch(text):
+            return text
+        self.err(
+            where,
+            f"{value!r} is not an account id: 12 digits for AWS (quote it: '012345678901'), "
+            "16 for Aliyun, or a project id or cloud label of letters, digits and . _ : -",
+        )
         return str(value)
 
     def flag(self, where: tuple[str, ...], value: Any, default: bool) -> bool:

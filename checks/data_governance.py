@@ -241,7 +241,8 @@ def _departments_reached(
             found.setdefault(dept.id, (dept, "receives a copy", explain_path(ctx.graph, path)))
     # Readers are judged from identity policies: the store's account's, and those of any own
     # account the store's policy grants to as a whole.
-    accounts = {store.account or ""}
+    # Only AWS rights come from IAM; other clouds' stores have no IAM to wait for.
+    accounts = {store.account or ""} if store.provider == "aws" else set()
     for grant in who_can(ctx.graph, store.uid, Relation.CAN_READ):
         if grant.principal.startswith("account:"):
             accounts.add(grant.principal.removeprefix("account:"))

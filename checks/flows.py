@@ -181,7 +181,7 @@ def shared_copies(ctx: CheckContext) -> Iterator[Result]:
         public = [ev for (kind, _), ev in verdicts if kind == "public"]
         outside = [(who, ev) for (kind, who), ev in verdicts if kind == "external"]
         if public:
-            message = f"{copy.name} is shared with every AWS account"
+            message = f"{copy.name} is shared publicly, with every account of {copy.provider}"
             yield Result(copy, Status.FAIL, message, tuple(public), Severity.CRITICAL)
         elif outside:
             who = "; ".join(sorted({w for w, _ in outside}))

@@ -459,7 +459,7 @@ def _judge_copy(ctx: CheckContext, copy: Resource) -> Result:
     missing = unreadable(copy, "encryption")
     if missing:
         return unknown(copy, missing)
-    what = COPY_WORDS.get(copy.native_type, copy.native_type)
+    what = COPY_WORDS.get(copy.native_type, copy.kind.value)
     if encrypted is None:
         message = f"{label}: govaudit could not tell whether this {what} is encrypted"
         return Result(copy, Status.UNKNOWN, message)

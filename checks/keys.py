@@ -88,15 +88,22 @@ def _judge_bucket(ctx: CheckContext, store: Resource, label: str) -> Result:
     return _judge_key(ctx, store, label, key)
 
 
+# `key_owner` values of keys the cloud provider holds, not the organisation.
+PROVIDER_KEYS = {
+    "aws_owned": "a key AWS owns",
+    "aws_managed": "an AWS-managed key",
+    "provider_managed": "a key the storage provider manages (server-side, not the customer's)",
+}
+
+
 def _judge_store(ctx: CheckContext, store: Resource, label: str) -> Result:
     """Any data store but a bucket, through the attrs every adapter sets the same way."""
     encrypted = store.attrs.get("encrypted")
     if encrypted is False:
         return Result(store, Status.FAIL, f"{label} is not encrypted")
     owner = store.attrs.get("key_owner")
-    if owner in ("aws_owned", "aws_managed"):
-        held = "a key AWS owns" if owner == "aws_owned" else "an AWS-managed key"
-        return Result(store, Status.FAIL, f"{label} is encrypted with {held}")
+    if owner in PROVIDER_KEYS:
+        return Result(store, Status.FAIL, f"{label} is encrypted with {PROVIDER_KEYS[owner]}")
     key = _key_of(ctx, store)
     if key is not None:
         return _judge_key(ctx, store, label, key)

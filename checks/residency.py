@@ -689,7 +689,7 @@ def _in_place(store: Resource) -> _InPlace:
         if store.attrs.get("pitr") == "ENABLED":
             return _InPlace("yes", "point-in-time recovery is on")
         return _InPlace("no", "point-in-time recovery is off")
-    if kind == "s3:bucket":
+    if kind in ("s3:bucket", "s3compat:bucket"):  # the same S3 replication and versioning
         if unreadable(store, "replication", "versioning"):
             return _InPlace("unknown", "its replication or versioning could not be read")
         # Versions stay in the same bucket: they survive an overwrite, not the bucket's loss.

@@ -88,7 +88,7 @@ def test_builtin_eu_set(tmp_path):
             "version: 1\nclassifications:\n  a: {allowed_jurisdictions: [CN]}\n"
             "trusted_accounts:\n  - {account: '12', org: x}\n",
             5,
-            "12-digit",
+            "not an account id: 12 digits",
         ),
         (
             "version: 1\nclassifications:\n  a: {allowed_jurisdictions: [CN]}\n"
@@ -196,3 +196,29 @@ def test_a_jurisdiction_set_that_contains_itself_is_an_error(tmp_path):
     )
     with pytest.raises(PolicyError, match=r"p.yaml:4: jurisdictions.B.0: set .A. contains itself"):
         load_policy(path)
+
+
+@pytest.mark.parametrize(
+    ("account", "accepted"),
+    [
+        ("'123456789012'", True),  # AWS, Outscale
+        ("'1688000000000001'", True),  # Aliyun
+        ("3f2c9a0b7d4e4f1a9b8c7d6e5f4a3b2c", True),  # an OpenStack project id
+        ("minio-gov", True),  # a cloud config section label
+        ("'1234567890123'", False),  # 13 digits: a typo of an AWS id
+        ("'12345678901'", False),
+        ("'has space'", False),
+    ],
+)
+def test_account_ids_of_every_provider(tmp_path: Path, account: str, accepted: bool) -> None:
+    text = (
+        "version: 1\nclassifications:\n  a: {allowed_jurisdictions: [CN]}\n"
+        f"accounts:\n  {account}: {{name: x}}\n"
+    )
+    path = tmp_path / "p.yaml"
+    path.write_text(text, "utf-8")
+    if accepted:
+        assert account.strip("'") in load_policy(path).accounts
+    else:
+        with pytest.raises(PolicyError, match="not an account id"):
+            load_policy(path)

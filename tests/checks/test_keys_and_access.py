@@ -116,3 +116,24 @@ def test_acc002_outside_accounts_on_buckets_keys_and_role_trust():
 def test_acc002_unreadable_policy_is_unknown():
     b = bucket("b", policy_status="denied")
     assert run_one("ACC-002", make_ctx([b]))["b"].status is Status.UNKNOWN
+
+
+def test_key001_store_encrypted_by_its_provider_fails_for_customer_key_classes() -> None:
+    """An S3-compatible bucket under the provider's own server-side key (AES256 on MinIO,
+    Ceph, OOS) is not held by the organisation: the same verdict as an AWS-owned key."""
+    import dataclasses
+
+    from auditor.policy import load_policy
+    from tests.conftest import FIXTURES
+
+    base = bucket(
+        "sse-s3", tags={"data-class": "重要"}, encrypted=True, key_owner="provider_managed"
+    )
+    compat = dataclasses.replace(
+        base, uid="s3compat://oos.example/sse-s3", native_type="s3compat:bucket"
+    )
+    found = run_one(
+        "KEY-001", make_ctx([compat], pol=load_policy(FIXTURES / "policies" / "custody.yaml"))
+    )
+    assert found["sse-s3"].status is Status.FAIL
+    assert "storage provider" in found["sse-s3"].message
