@@ -25,7 +25,7 @@ from auditor.access import Decision, PolicyDocumentError, Request, evaluate
 from auditor.graph import _delegators
 from auditor.inventories.aws.policy_rights import matches
 from auditor.model import Kind, Resource
-from auditor.rights import _Inventory, _Principal, _statements, _strings
+from auditor.rights import _Principal, _statements, _strings, inventory_of
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,7 @@ def _operations(prefix: str) -> tuple[str, ...]:
     return tuple(f"{prefix}:{op}" for op in model.operation_names)
 
 
+@cache  # pure: the same patterns are expanded for every principal of the estate
 def expand(pattern: str) -> tuple[str, ...]:
     """Concrete actions a pattern covers: itself when literal or of an unknown service.
 
@@ -96,7 +97,7 @@ def capabilities_of(
     resources: Mapping[str, Resource], capabilities: Mapping[str, tuple[str, ...]]
 ) -> dict[str, dict[str, str]]:
     """principal uid -> {capability: evidence} for every IAM user and role."""
-    inventory = _Inventory(resources)
+    inventory = inventory_of(resources)
     held: dict[str, dict[str, str]] = {}
     for me in inventory.principals:
         try:

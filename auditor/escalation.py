@@ -30,10 +30,10 @@ from auditor.model import Edge, Kind, Relation, Resource
 from auditor.rights import (  # one policy-set builder for rights, escalation and duties
     Policy,
     _account,
-    _Inventory,
     _Principal,
     _statements,
     _strings,
+    inventory_of,
 )
 
 log = logging.getLogger(__name__)
@@ -142,7 +142,7 @@ def _may_touch_iam(document: Policy) -> bool:
 
 def escalation_edges(resources: Mapping[str, Resource]) -> Iterator[Edge]:
     """`can_escalate` edges for every IAM user and role, within its own account."""
-    inventory = _Inventory(resources)
+    inventory = inventory_of(resources)
     customer_policies = [
         r.uid for r in inventory.managed.values() if not r.attrs.get("aws_managed")
     ]

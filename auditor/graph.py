@@ -199,6 +199,7 @@ def _delegators(graph: nx.MultiDiGraph[str], holder: str) -> list[tuple[str, tup
     cache: dict[str, list[tuple[str, tuple[Hop, ...]]]] = graph.graph.setdefault(_DELEGATORS, {})
     if holder in cache:
         return cache[holder]
+    delegating = _delegation_in(graph)
     found: list[tuple[str, tuple[Hop, ...]]] = []
     queue: deque[tuple[str, tuple[Hop, ...]]] = deque([(holder, ())])
     seen: set[str] = set()
@@ -208,12 +209,34 @@ def _delegators(graph: nx.MultiDiGraph[str], holder: str) -> list[tuple[str, tup
             continue
         seen.add(principal)
         found.append((principal, path))
-        for delegate, _, data in graph.in_edges(principal, data=True):
-            if data["relation"] in DELEGATION and delegate not in seen:
-                hop = Hop(delegate, principal, data["relation"], data["evidence"])
+        for delegate, relation, evidence in delegating.get(principal, ()):
+            if delegate not in seen:
+                hop = Hop(delegate, principal, relation, evidence)
                 queue.append((delegate, (hop, *path)))
     cache[holder] = found
     return found
+
+
+_DELEGATION_IN = "_govaudit_delegation_in"
+
+
+def _delegation_in(graph: nx.MultiDiGraph[str]) -> dict[str, list[tuple[str, Relation, str]]]:
+    """node -> (delegate, relation, evidence) of its delegation in-edges, in graph order.
+
+    Built in one pass: an account node has an in-edge from most of its resources, and
+    scanning them again for each role whose trust leads there was quadratic at scale.
+    """
+    index: dict[str, list[tuple[str, Relation, str]]] | None = graph.graph.get(_DELEGATION_IN)
+    if index is None:
+        index = {}
+        for node in graph:
+            for delegate, _, data in graph.in_edges(node, data=True):
+                if data["relation"] in DELEGATION:
+                    index.setdefault(node, []).append(
+                        (delegate, data["relation"], data["evidence"])
+                    )
+        graph.graph[_DELEGATION_IN] = index
+    return index
 
 
 def describe_node(graph: nx.MultiDiGraph[str], uid: str) -> str:
