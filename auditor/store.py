@@ -313,9 +313,11 @@ class Store:
             with self._writing():
                 # Upserts: the same bucket seen twice (say, listed from two regions) is one row.
                 if resources:
-                    self.db.table("resources").upsert_all(resources, pk=("run_id", "uid"))
+                    self.db.table("resources").upsert_all(
+                        resources, pk=("run_id", "uid"), batch_size=2000
+                    )
                 if edges:
-                    self.db.table("edges").insert_all(edges, ignore=True)
+                    self.db.table("edges").insert_all(edges, ignore=True, batch_size=2000)
                 if coverage:
                     self.db.table("coverage").upsert_all(
                         coverage, pk=("run_id", "provider", "account", "region", "service")
@@ -379,7 +381,8 @@ class Store:
         with self._writing():
             self.db.execute("delete from findings where run_id = ?", [run_id])
             if rows:
-                self.db.table("findings").insert_all(rows, replace=True)
+                # Large statements: a tenth of the round trips of sqlite-utils' default 100.
+                self.db.table("findings").insert_all(rows, replace=True, batch_size=2000)
             self.db.table("runs").update(run_id, {"checked_at": _now()})
 
     def failing_counts(self, up_to: int, runs: int = 8) -> list[tuple[RunInfo, dict[str, int]]]:
