@@ -27,7 +27,12 @@ if TYPE_CHECKING:
     from auditor.pipeline import Scope
 
 # Adapter modules; importing one registers its provider.
-ADAPTERS: tuple[str, ...] = ()
+ADAPTERS: tuple[str, ...] = (
+    "auditor.inventories.libcloud.s3compat",
+    "auditor.inventories.libcloud.outscale",
+    "auditor.inventories.libcloud.openstack",
+    "auditor.inventories.libcloud.aliyun",
+)
 CONFIG_ENV = "GOVAUDIT_CLOUD_CONFIG"
 
 
