@@ -43,10 +43,20 @@ def collection_gaps(ctx: CheckContext, service: str) -> dict[str, str]:
     return gaps
 
 
-def identity_unread(ctx: CheckContext, accounts: Iterable[str]) -> list[str]:
-    """Why IAM of these accounts was not fully read: who holds rights there is then unknown."""
-    gaps = collection_gaps(ctx, "iam")
-    return [gaps[account] for account in sorted(set(accounts)) if account in gaps]
+# Per provider, the coverage service whose rows say whether principals and their rights
+# (identity policies, role assignments) were read.  A provider absent here has none collected.
+IDENTITY_SERVICES = {"aws": "iam", "openstack": "keystone-role-assignments"}
+
+
+def rights_unread(ctx: CheckContext, resource: Resource, accounts: Iterable[str] = ()) -> list[str]:
+    """Why who holds rights on `resource` is not fully known: its provider's identities were
+    not collected, or not in its account or in `accounts` (own accounts granted as a whole)."""
+    service = IDENTITY_SERVICES.get(resource.provider)
+    if service is None:
+        return [f"govaudit does not collect {resource.provider} identities and their rights"]
+    gaps = collection_gaps(ctx, service)
+    wanted = {resource.account or "", *accounts}
+    return [gaps[account] for account in sorted(wanted) if account in gaps]
 
 
 def own_resources(ctx: CheckContext, *kinds: Kind) -> Iterator[Resource]:

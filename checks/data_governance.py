@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from auditor.checking import CheckContext, CheckMeta, Result, Theme, check
 from auditor.checks.common import (
     account_department,
-    identity_unread,
     own_resources,
     owner_department,
+    rights_unread,
     shortlist,
     unknown,
     unreadable,
@@ -239,10 +239,9 @@ def _departments_reached(
         dept = owner_department(ctx, target) if target else None
         if dept is not None and dept.id != owner.id:
             found.setdefault(dept.id, (dept, "receives a copy", explain_path(ctx.graph, path)))
-    # Readers are judged from identity policies: the store's account's, and those of any own
+    # Readers are judged from identities: the store's account's, and those of any own
     # account the store's policy grants to as a whole.
-    # Only AWS rights come from IAM; other clouds' stores have no IAM to wait for.
-    accounts = {store.account or ""} if store.provider == "aws" else set()
+    accounts: set[str] = set()
     for grant in who_can(ctx.graph, store.uid, Relation.CAN_READ):
         if grant.principal.startswith("account:"):
             accounts.add(grant.principal.removeprefix("account:"))
@@ -252,7 +251,7 @@ def _departments_reached(
         dept = owner_department(ctx, principal)
         if dept is not None and dept.id != owner.id:
             found.setdefault(dept.id, (dept, "can read it", explain_path(ctx.graph, grant.path)))
-    blind = identity_unread(ctx, accounts)
+    blind = rights_unread(ctx, store, accounts)
     if untagged:
         blind.insert(0, f"the tags of {shortlist(sorted(untagged))} (copies) were not read")
     return list(found.values()), blind

@@ -10,8 +10,8 @@ from auditor.checks.common import (
     account_label,
     account_of_principal,
     classification_of,
-    identity_unread,
     own_resources,
+    rights_unread,
     unknown,
     unreadable,
     weighted,
@@ -190,7 +190,7 @@ def logs_alterable_by_others(ctx: CheckContext) -> Iterator[Result]:
         others = []
         # Who may write is read off identity policies: of the store's account, and of every
         # own account the store's policy grants to as a whole.
-        accounts = {target.account or ""}
+        accounts: set[str] = set()
         for relation in (Relation.CAN_WRITE, Relation.CAN_ADMIN):
             for grant in who_can(ctx.graph, target.uid, relation):
                 if grant.principal.startswith("account:"):
@@ -198,7 +198,7 @@ def logs_alterable_by_others(ctx: CheckContext) -> Iterator[Result]:
                 if _may_alter_logs(ctx, grant.principal):
                     continue
                 others.append((grant.principal, explain_path(ctx.graph, grant.path)))
-        blind = identity_unread(ctx, accounts)
+        blind = rights_unread(ctx, target, accounts)
         if not others and blind:
             message = f"who can alter {target.name} is not known: {'; '.join(blind)}"
             yield Result(target, Status.UNKNOWN, message)

@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from auditor.checking import CheckContext, CheckMeta, Result, Theme, check
-from auditor.checks.common import classification_of, location, own_resources, party_of, weighted
+from auditor.checks.common import (
+    classification_of,
+    location,
+    own_resources,
+    party_of,
+    rights_unread,
+    unreadable,
+    weighted,
+)
 from auditor.graph import explain_path, who_can
 from auditor.model import DATA_KINDS, Kind, Relation, Severity, Status
 
@@ -112,6 +120,9 @@ def administrable_from_abroad(ctx: CheckContext) -> Iterator[Result]:
             )
             evidence = tuple(line for _, lines in unclear for line in lines)
             yield Result(store, Status.UNKNOWN, message, evidence)
+        elif blind := [*unreadable(store, "policy", "acl"), *rights_unread(ctx, store)]:
+            message = f"who can administer {store.name} is not fully known: {'; '.join(blind)}"
+            yield Result(store, Status.UNKNOWN, message)
         else:
             message = f"only parties in {cls.allowed_text()} can administer {store.name}"
             yield Result(store, Status.PASS, message)

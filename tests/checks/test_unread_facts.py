@@ -192,3 +192,33 @@ def test_key002_class_from_unread_tags_is_unknown() -> None:
         "KEY-002", make_ctx([tagged, unread], [edge(unread, tagged, Relation.ENCRYPTED_BY)], pol)
     )
     assert found["tagged"].status is Status.PASS
+
+
+def test_sov006_needs_rights_read_before_it_passes() -> None:
+    pol = policy("custody")
+    core = {"data-class": "核心"}
+    read = bucket("read", tags=core)
+    unread_policy = bucket("unread-policy", tags=core, policy_status="denied")
+    elsewhere = dataclasses.replace(bucket("oss-bucket", tags=core), provider="aliyun")
+    ctx = make_ctx([read, unread_policy, elsewhere], pol=pol)
+    found = run_one("SOV-006", _with_iam(ctx, "ok"))
+    assert found["read"].status is Status.PASS
+    assert found["unread-policy"].status is Status.UNKNOWN
+    # No identities of that provider are collected: who administers it is not known.
+    assert found["oss-bucket"].status is Status.UNKNOWN
+    assert "aliyun identities" in found["oss-bucket"].message
+    assert run_one("SOV-006", _with_iam(ctx, "denied"))["read"].status is Status.UNKNOWN
+
+
+def test_openstack_rights_wait_for_keystone_role_assignments() -> None:
+    pol = policy("governance")
+    container = dataclasses.replace(bucket("records"), provider="openstack", account="p1")
+    ok = {("p1", "global", "keystone-role-assignments"): "ok"}
+    denied = {("p1", "global", "keystone-role-assignments"): "denied"}
+    # The policy's departments know no project p1: owner falls to RSP-001, not FLOW-010.
+    tagged = dataclasses.replace(container, tags={"owner-dept": "dsj"})
+    ctx = make_ctx([tagged], pol=pol)
+    passed = run_one("FLOW-010", dataclasses.replace(ctx, coverage=ok))["records"]
+    assert passed.status is Status.PASS
+    unknown = run_one("FLOW-010", dataclasses.replace(ctx, coverage=denied))["records"]
+    assert unknown.status is Status.UNKNOWN and "keystone-role-assignments" in unknown.message
