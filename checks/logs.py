@@ -798,6 +798,9 @@ def _restricted_by_vpc(ctx: CheckContext) -> dict[tuple[str | None, str], list[R
     }
     hosted: dict[tuple[str | None, str], list[Resource]] = {}
     for resource in own_resources(ctx, *DATA_KINDS, Kind.INSTANCE, Kind.FUNCTION):
+        # VPC flow logs are AWS's; another cloud's `vpc_id` names a network of its own.
+        if resource.provider != "aws":
+            continue
         if not classification_of(ctx, resource).classification.restricted:
             continue
         for vpc_id in _vpc_ids(resource, instances):
