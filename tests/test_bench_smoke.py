@@ -29,3 +29,16 @@ def test_checks_bench_multiplies_the_demo_and_runs_every_check() -> None:
     assert isinstance(result["findings"], int) and result["findings"] > 400
     phases = result["phases_s"]
     assert isinstance(phases, dict) and set(phases) >= {"run every check", "store findings"}
+
+
+def test_collection_bench_seeds_audits_and_records(tmp_path: Path) -> None:
+    """bench/run.py at scale 1: a moto server of its own, the synthetic estate, govaudit's
+    collect and check through the counting proxy; Prowler left out (not installed in CI)."""
+    results = tmp_path / "results.jsonl"
+    _run("bench/run.py", "--scale", "1", "--prowler", "off", "--results", str(results))
+    (row,) = [json.loads(line) for line in results.read_text().splitlines()]
+    assert row["seeded"] == 240 and row["resources"] >= 240
+    # The proxy saw every request the probe's botocore hook counted, and no more.
+    assert row["proxy_requests"] == row["logical_calls"] > 0
+    assert sum(row["findings"].values()) > 0
+    assert "prowler" not in row
