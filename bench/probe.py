@@ -26,11 +26,21 @@ COMMERCIAL = ["ap-east-1", "eu-central-1"]
 
 
 def main(endpoint: str, db_path: str, policy_path: str, workers: int) -> None:
-    calls: Counter[str] = Counter()
+    # Calls by a hash of (operation, parameters): a string per call would weigh tens of MB
+    # at 50k resources and count against govaudit's peak RSS.  A call's text is kept only
+    # once it repeats.
+    calls: Counter[int] = Counter()
+    repeated_text: dict[int, str] = {}
+    by_operation: Counter[str] = Counter()
 
     def record(model: Any, params: Any, **_: Any) -> None:
+        operation = f"{model.service_model.service_name}.{model.name}"
         body = json.dumps(params, sort_keys=True, default=str)
-        calls[f"{model.service_model.service_name}.{model.name} {body}"] += 1
+        key = hash((operation, body))
+        calls[key] += 1
+        by_operation[operation] += 1
+        if calls[key] == 2:
+            repeated_text[key] = f"{operation} {body}"
 
     scopes = []
     for regions in (CHINA, COMMERCIAL):
@@ -57,9 +67,6 @@ def main(endpoint: str, db_path: str, policy_path: str, workers: int) -> None:
     resources = con.execute(count, [run.id]).fetchone()[0]
     total = "select sum(api_calls) from coverage where run_id = ?"
     requests = con.execute(total, [run.id]).fetchone()[0]
-    by_operation: Counter[str] = Counter()
-    for key, n in calls.items():
-        by_operation[key.split(" ", 1)[0]] += n
     print(
         json.dumps(
             {
@@ -70,7 +77,7 @@ def main(endpoint: str, db_path: str, policy_path: str, workers: int) -> None:
                 "logical_calls": sum(calls.values()),
                 "http_requests": requests or 0,
                 "repeated_calls": sum(n - 1 for n in calls.values() if n > 1),
-                "repeated": sorted(k[:160] for k, n in calls.items() if n > 1)[:10],
+                "repeated": sorted(text[:160] for text in repeated_text.values())[:10],
                 "calls_by_operation": dict(by_operation.most_common()),
             }
         )
