@@ -7,6 +7,7 @@ Prints one JSON line: wall time, logical API calls (botocore operations), HTTP r
 from __future__ import annotations
 
 import json
+import resource
 import sqlite3
 import sys
 import time
@@ -57,6 +58,8 @@ def main(endpoint: str, db_path: str, policy_path: str, workers: int) -> None:
     started = time.perf_counter()
     run = collect(store, load_policy(Path(policy_path)), scopes)
     wall = time.perf_counter() - started
+    # Peak RSS of the collection alone (the check stage below holds the graph and findings).
+    collect_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     # The check stage too, timed apart: the findings are what both tools are compared on.
     policy = load_policy(Path(policy_path))
     started = time.perf_counter()
@@ -72,6 +75,7 @@ def main(endpoint: str, db_path: str, policy_path: str, workers: int) -> None:
             {
                 "wall_s": round(wall, 2),
                 "check_s": round(check_wall, 2),
+                "collect_peak_rss_mb": round(collect_rss_mb, 1),
                 "findings": dict(Counter(f.status.value for f in findings).most_common()),
                 "resources": resources,
                 "logical_calls": sum(calls.values()),

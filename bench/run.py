@@ -155,7 +155,7 @@ def main() -> None:
     with_prowler = args.prowler == "auto" and prowler_available()
     print(f"{'scale':>5} {'seeded':>7} {'stored':>7} {'wall s':>7} {'calls':>6} "
           f"{'calls/res':>9} {'repeats':>7} {'RSS MB':>7} {'check s':>7} "
-          f"{'findings':>8}")  # fmt: skip
+          f"{'findings':>8} {'RSS MB w/ check':>15}")  # fmt: skip
     for scale in args.scale or [1]:
         server, endpoint = start_moto()
         try:
@@ -170,7 +170,8 @@ def main() -> None:
         findings = sum(result["findings"].values())
         print(f"{scale:>5} {seeded:>7} {result['resources']:>7} {result['wall_s']:>7} "
               f"{result['logical_calls']:>6} {per:>9.2f} {result['repeated_calls']:>7} "
-              f"{result['peak_rss_mb']:>7} {result['check_s']:>7} {findings:>8}")  # fmt: skip
+              f"{result['collect_peak_rss_mb']:>7} {result['check_s']:>7} {findings:>8} "
+              f"{result['peak_rss_mb']:>15}")  # fmt: skip
         if theirs is not None:
             result["prowler"] = theirs
             print(f"\nscale {scale}: govaudit and Prowler {theirs['version']} on the same estate")
