@@ -227,6 +227,8 @@ def outcome_of(exc: BaseException) -> Outcome:
 
 # URLs lose their user-info and query (signatures, tokens); long opaque runs look like keys.
 _URL = re.compile(r"\b([a-z][a-z0-9+.-]*://)(?:[^/\s@]*@)?([^\s?#]*)(?:\?[^\s#]*)?", re.I)
+# a bare path with its query ("url: /?Action=...&Signature=..."): the query goes.
+_PATH_QUERY = re.compile(r"(?<!\S)(/[^\s?#]*)\?[^\s#]*")
 # a run of 20+ key characters holding a digit: error codes (letters only) survive.
 _OPAQUE = re.compile(r"(?=[A-Za-z0-9+/=_-]*\d)[A-Za-z0-9+/=_-]{20,}")
 _SECRET_FIELD = re.compile(
@@ -242,6 +244,7 @@ def safe_text(text: str, secrets: Iterable[str] = ()) -> str:
         if secret:
             text = text.replace(secret, "***")
     text = _URL.sub(r"\1\2", text)
+    text = _PATH_QUERY.sub(r"\1", text)
     text = _SECRET_FIELD.sub(r"\1\2***", text)
     text = _OPAQUE.sub("***", text)
     line = " ".join(text.split())

@@ -338,3 +338,13 @@ def test_collect_service_lets_a_refused_write_stop_the_run():
 
     with pytest.raises(ReadOnlyViolation):
         collect_service(WHERE, "s3", read)
+
+
+def test_safe_text_drops_the_query_of_a_bare_path() -> None:
+    """Some errors quote the request as a path only: its query (action, key id, signature)
+    must go the way a full URL's does."""
+    line = safe_text(
+        "ConnectionError url: /?Action=DescribeDisks&AccessKeyId=LTAIxyz&Signature=abc"
+    )
+    assert line == "ConnectionError url: /"
+    assert safe_text("GET /v3/volumes/detail?limit=1000 failed") == "GET /v3/volumes/detail failed"
