@@ -46,7 +46,9 @@ def get_queue(client: Any, url: str) -> dict[str, Any]:
 
 def get_sqs(client: Any, region: str) -> dict[str, Any]:
     """List and read every queue in `region`; a denied ListQueues raises (→ coverage row)."""
-    urls = paginate(client, "list_queues", "QueueUrls")
+    # Without MaxResults, ListQueues answers at most 1,000 queues and no NextToken: the rest
+    # of a large region would vanish silently.  With it, the answer pages.
+    urls = paginate(client, "list_queues", "QueueUrls", PaginationConfig={"PageSize": 1000})
     return {"region": region, "queues": [get_queue(client, str(url)) for url in urls]}
 
 

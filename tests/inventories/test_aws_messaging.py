@@ -494,3 +494,19 @@ def test_denied_sub_calls_are_recorded_per_queue(monkeypatch):
     assert resources[ORDERS].attrs["encryption_status"] == "denied"
     assert resources[ORDERS].attrs["tags_status"] == "denied"
     assert edges == []
+
+
+def test_sqs_listing_pages_past_a_thousand_queues(monkeypatch):
+    """ListQueues without MaxResults stops at 1,000 queues with no NextToken (AWS and moto
+    alike); the adapter asks for pages and follows them."""
+    monkeypatch.setattr(sqs, "get_queue", lambda client, url: {"url": url})
+    clients = offline_clients()
+    client, stub = stubbed(clients, "sqs", CN1)
+    base = "https://sqs.cn-north-1.amazonaws.com.cn/111111111111/q"
+    first = {"QueueUrls": [f"{base}{i}" for i in range(1000)], "NextToken": "page-2"}
+    stub.add_response("list_queues", first, {"MaxResults": 1000})
+    second = {"QueueUrls": [f"{base}{i}" for i in range(1000, 1005)]}
+    stub.add_response("list_queues", second, {"MaxResults": 1000, "NextToken": "page-2"})
+    raw = sqs.get_sqs(client, CN1)
+    assert len(raw["queues"]) == 1005
+    stub.assert_no_pending_responses()
