@@ -12,7 +12,8 @@ from auditor.inventories import providers
 from auditor.inventories.libcloud import aliyun
 from auditor.inventories.libcloud.aliyun_ecs import rpc
 from auditor.inventories.libcloud.common import CallCounter
-from auditor.model import Coverage, Edge, Kind, Outcome, Record, Relation, Resource
+from auditor.model import Kind, Outcome, Record, Relation
+from tests.inventories.libcloud.records import edges, named, rows
 from tests.inventories.libcloud.servers.fixture_http import AliyunFixtures
 
 ROOT = Path(__file__).parent / "fixtures" / "aliyun"
@@ -36,18 +37,6 @@ def scope(fixtures: AliyunFixtures, **extra: str) -> aliyun.AliyunScope:
 
 def collect(fixtures: AliyunFixtures, **extra: str) -> list[Record]:
     return list(scope(fixtures, **extra).records())
-
-
-def rows(records: list[Record]) -> dict[tuple[str, str], Coverage]:
-    return {(r.region, r.service): r for r in records if isinstance(r, Coverage)}
-
-
-def named(records: list[Record], kind: Kind) -> dict[str, Resource]:
-    return {r.name: r for r in records if isinstance(r, Resource) and r.kind is kind}
-
-
-def edges(records: list[Record], relation: Relation) -> set[tuple[str, str]]:
-    return {(e.src, e.dst) for e in records if isinstance(e, Edge) and e.relation is relation}
 
 
 def test_regions_are_discovered_and_every_service_collected(fixtures: AliyunFixtures) -> None:

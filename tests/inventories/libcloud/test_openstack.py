@@ -14,8 +14,9 @@ from auditor.inventories import providers
 from auditor.inventories.libcloud import openstack, openstack_compute
 from auditor.inventories.libcloud.openstack_session import config_of
 from auditor.inventories.libcloud.openstack_storage import acl_grants
-from auditor.model import Coverage, Edge, Kind, Outcome, Record, Relation, Resource
+from auditor.model import Coverage, Edge, Kind, Outcome, Record, Relation
 from tests.inventories.libcloud.conftest import FIXTURE_IDS, FIXTURE_PASSWORD, FIXTURE_TOKEN
+from tests.inventories.libcloud.records import edges, named, rows
 from tests.inventories.libcloud.servers.fixture_server import Failure, FixtureServer
 
 PROJECT = FIXTURE_IDS["project"]
@@ -36,18 +37,6 @@ def settings(cloud: FixtureServer, **extra: str) -> dict[str, str]:
 
 def collect(cloud: FixtureServer, **extra: str) -> list[Record]:
     return list(openstack.build("gov", settings(cloud, **extra)).records())
-
-
-def rows(records: list[Record]) -> dict[tuple[str, str], Coverage]:
-    return {(r.region, r.service): r for r in records if isinstance(r, Coverage)}
-
-
-def named(records: list[Record], kind: Kind) -> dict[str, Resource]:
-    return {r.name: r for r in records if isinstance(r, Resource) and r.kind is kind}
-
-
-def edges(records: list[Record], relation: Relation) -> set[tuple[str, str]]:
-    return {(e.src, e.dst) for e in records if isinstance(e, Edge) and e.relation is relation}
 
 
 def test_every_catalog_region_and_service_is_collected(fixture_cloud: FixtureServer) -> None:

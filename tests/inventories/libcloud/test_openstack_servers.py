@@ -14,10 +14,11 @@ import pytest
 from auditor import pipeline
 from auditor.errors import ReadOnlyViolation
 from auditor.inventories.libcloud import openstack
-from auditor.model import Coverage, Edge, Kind, Outcome, Record, Relation, Resource, Status
+from auditor.model import Coverage, Edge, Kind, Outcome, Record, Relation, Status
 from auditor.policy import load_policy
 from auditor.store import Store
 from tests.inventories.libcloud.conftest import ADMIN_PASSWORD, RealCloud
+from tests.inventories.libcloud.records import edges, named, rows
 from tests.inventories.libcloud.servers.seed_openstack import PASSWORDS, SYNC_TO, token
 
 pytestmark = pytest.mark.openstack
@@ -34,18 +35,6 @@ def collect(cloud: RealCloud, user: str, password: str, **extra: str) -> list[Re
         **extra,
     }
     return list(openstack.build("gov", values).records())
-
-
-def rows(records: list[Record]) -> dict[tuple[str, str], Coverage]:
-    return {(r.region, r.service): r for r in records if isinstance(r, Coverage)}
-
-
-def named(records: list[Record], kind: Kind) -> dict[str, Resource]:
-    return {r.name: r for r in records if isinstance(r, Resource) and r.kind is kind}
-
-
-def edges(records: list[Record], relation: Relation) -> set[tuple[str, str]]:
-    return {(e.src, e.dst) for e in records if isinstance(e, Edge) and e.relation is relation}
 
 
 def test_member_audits_real_swift_and_is_refused_identity_listings(real_cloud: RealCloud) -> None:
