@@ -20,12 +20,11 @@ the AWS endpoints; they never need the database.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
-
-from botocore.exceptions import ClientError
 
 from auditor.errors import CollectionError, UsageError
 from auditor.inventories.aws import (
@@ -36,9 +35,9 @@ from auditor.inventories.aws import (
     collect_account,
     home_region,
     identify,
+    member_role_arns,
 )
-from auditor.inventories.aws.accounts import assumed_session, role_arn
-from auditor.inventories.aws.calls import READ_FAILURES, error_code
+from auditor.inventories.aws.accounts import assumed_session
 from auditor.inventories.aws.registry import Scope, SharedFacts
 from auditor.inventories.aws.session import Clients
 from auditor.model import Coverage, Outcome, Record
@@ -114,8 +113,6 @@ def plan(
 ) -> Iterator[Coverage | list[AccountTask]]:
     """Identify each target here (a named target that fails stops the audit), then yield
     its coverage rows and, per account, its tasks: one per region, the global one last."""
-    from auditor.inventories.aws.organizations import list_member_accounts
-
     for target in targets:
         clients = Clients(target.session, target.endpoint_url)
         home = home_region(target.session, regions)
@@ -134,35 +131,16 @@ def plan(
         yield _account_tasks(base, chosen)
         if not target.role_name:
             continue
-        try:
-            members = list_member_accounts(clients, home)
-        except (ClientError, *READ_FAILURES) as err:
-            # One row says why, as the local path does.
-            why = error_code(err) if isinstance(err, ClientError) else type(err).__name__
-            detail = f"cannot list member accounts for --role-name: {why}"
-            outcome = Outcome.DENIED if isinstance(err, ClientError) else Outcome.ERROR
-            yield Coverage(PROVIDER, identity.account, GLOBAL, "organizations", outcome, detail)
-            continue
-        for member in members:
-            if member["id"] == identity.account or member.get("status") != "ACTIVE":
-                continue
-            arn = role_arn(identity.partition, member["id"], target.role_name)
-            member_task = AccountTask(
-                label=str(member["id"]),
-                home=home,
-                region=None,
-                profile=base.profile,
-                endpoint_url=target.endpoint_url,
-                role_arn=arn,
-                external_id=target.external_id,
-                workers=workers,
+        arns = yield from member_role_arns(clients, target, identity, home)
+        for arn in arns:
+            member = dataclasses.replace(
+                base, label=arn.split(":")[4], role_arn=arn, external_id=target.external_id
             )
-            yield _account_tasks(member_task, chosen)
+            yield _account_tasks(member, chosen)
 
 
 def _account_tasks(base: AccountTask, regions: Sequence[str]) -> list[AccountTask]:
-    fields = {k: getattr(base, k) for k in AccountTask.__dataclass_fields__}
-    regional = [AccountTask(**{**fields, "region": r}) for r in regions]
+    regional = [dataclasses.replace(base, region=r) for r in regions]
     return [*regional, base]
 
 

@@ -544,12 +544,12 @@ class _Inventory:
             r for r in everything if r.provider == "aws" and r.kind in (Kind.USER, Kind.ROLE)
         ]
         self.org = _Organisation(everything)
-        self.targets: dict[str, list[_Target]] = {}
-        for r in everything:
-            target = _target(r)
-            if target is not None:
-                self.targets.setdefault(target.account, []).append(target)
-        self.indexes = {account: _TargetIndex(ts) for account, ts in self.targets.items()}
+        # Every data resource or key with its policy, by uid; and indexed per account.
+        self.targets = {t.uid: t for t in map(_target, everything) if t is not None}
+        by_account: dict[str, list[_Target]] = {}
+        for target in self.targets.values():
+            by_account.setdefault(target.account, []).append(target)
+        self.indexes = {account: _TargetIndex(ts) for account, ts in by_account.items()}
         self.trusting: dict[str, list[_Target]] = {}
         for r in self.principals:
             trusting = _trusting_role(r)
@@ -757,7 +757,7 @@ def identity_rights(resources: Mapping[str, Resource]) -> Iterator[Edge]:
     inventory = inventory_of(resources)
     for r in inventory.principals:
         account = _account(r) or ""
-        if account not in inventory.targets and account not in inventory.trusting:
+        if account not in inventory.indexes and account not in inventory.trusting:
             continue  # nothing in its account to hold a right on
         try:
             principal = inventory.principal(r)
@@ -864,15 +864,13 @@ def confirm_outside_grants(
     is dropped; one it can only allow under conditions keeps its edge, marked with the
     pending keys.  Every other edge passes through unchanged.
     """
-    targets: dict[str, _Target | None] = {}
+    targets = inventory_of(resources).targets  # parsed once per audit, shared with the rest
     for edge in edges:
         target_resource = resources.get(edge.dst)
         if edge.relation not in RIGHTS_EVALUATED or target_resource is None:
             yield edge
             continue
-        if edge.dst not in targets:
-            targets[edge.dst] = _target(target_resource)
-        target = targets[edge.dst]
+        target = targets.get(edge.dst)
         account = _outside_account(edge, target.account) if target else None
         if target is None or target.policy is None or account is None:
             yield edge

@@ -77,9 +77,8 @@ def classification_of(ctx: CheckContext, resource: Resource) -> Verdict:
     policy = ctx.policy
     if resource.kind == Kind.KEY and policy.classification_tag not in resource.tags:
         protected = [
-            (policy.classify(ctx.resources[src].tags).classification, src)
-            for src, _, data in ctx.graph.in_edges(resource.uid, data=True)
-            if data["relation"] == Relation.ENCRYPTED_BY and src in ctx.resources
+            (policy.classify(store.tags).classification, store.uid)
+            for store in _protected_by(ctx, resource)
         ]
         if protected:
             cls, src = max(protected, key=lambda item: item[0].rank)
@@ -94,13 +93,14 @@ def class_unread(ctx: CheckContext, resource: Resource) -> list[str]:
         return [resource.name]
     if resource.kind != Kind.KEY or ctx.policy.classification_tag in resource.tags:
         return []
-    return sorted(
-        ctx.resources[src].name
-        for src, _, data in ctx.graph.in_edges(resource.uid, data=True)
-        if data["relation"] == Relation.ENCRYPTED_BY
-        and src in ctx.resources
-        and unreadable(ctx.resources[src], "tags")
-    )
+    return sorted(store.name for store in _protected_by(ctx, resource) if unreadable(store, "tags"))
+
+
+def _protected_by(ctx: CheckContext, key: Resource) -> Iterator[Resource]:
+    """The inventoried resources whose data `key` encrypts."""
+    for src, _, data in ctx.graph.in_edges(key.uid, data=True):
+        if data["relation"] == Relation.ENCRYPTED_BY and src in ctx.resources:
+            yield ctx.resources[src]
 
 
 def weighted(cls: Classification, restricted: Severity, other: Severity) -> Severity:

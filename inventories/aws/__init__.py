@@ -294,10 +294,11 @@ def collect_aws(
             yield from collect_aws(members, regions, workers)
 
 
-def _member_targets(
+def member_role_arns(
     clients: Clients, target: AwsTarget, identity: CallerIdentity, home: str
-) -> Generator[Record, None, list[AwsTarget]]:
-    """The organisation's other active accounts, each through the audit role."""
+) -> Generator[Coverage, None, list[str]]:
+    """The audit role's ARN in each of the organisation's other active accounts; a listing
+    that fails is one coverage row (yielded) and no member."""
     # Imported here: the organizations module is itself a service of this package.
     from auditor.inventories.aws.organizations import list_member_accounts
 
@@ -312,15 +313,26 @@ def _member_targets(
         detail = f"cannot list member accounts for --role-name: {type(err).__name__}"
         yield Coverage(PROVIDER, identity.account, GLOBAL, "organizations", Outcome.ERROR, detail)
         return []
-    found = []
-    for member in members:
-        if member["id"] == identity.account or member.get("status") != "ACTIVE":
-            continue
-        arn = role_arn(identity.partition, member["id"], target.role_name)
-        session = assumed_session(
-            target.session, arn, home, target.endpoint_url, target.external_id
+    arns = [
+        role_arn(identity.partition, member["id"], target.role_name)
+        for member in members
+        if member["id"] != identity.account and member.get("status") == "ACTIVE"
+    ]
+    log.info("aws %s: %s member account(s) to audit", identity.account, len(arns))
+    return arns
+
+
+def _member_targets(
+    clients: Clients, target: AwsTarget, identity: CallerIdentity, home: str
+) -> Generator[Record, None, list[AwsTarget]]:
+    """The organisation's other active accounts, each through the audit role."""
+    arns = yield from member_role_arns(clients, target, identity, home)
+    return [
+        AwsTarget(
+            assumed_session(target.session, arn, home, target.endpoint_url, target.external_id),
+            target.endpoint_url,
+            f"{arn.split(':')[4]} via {arn}",
+            required=False,
         )
-        label = f"{member['id']} via {arn}"
-        found.append(AwsTarget(session, target.endpoint_url, label, required=False))
-    log.info("aws %s: %s member account(s) to audit", identity.account, len(found))
-    return found
+        for arn in arns
+    ]
